@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** Identifier of a profile format; a profile names the one it is written in. */
+export const PROFILE_FORMAT = 'preflight-profile/1';
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, 'use lower-case letters, digits and dashes, starting with a letter');
+
+const port = z.number().int().min(1).max(65535);
+const portRange = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, 'a range is written "LOW-HIGH", e.g. "29001-29007"')
+  .refine((text) => {
+    const [low, high] = text.split('-').map(Number) as [number, number];
+    return low >= 1 && high <= 65535 && low <= high;
+  }, 'a range runs from a low port to a higher one, within 1-65535');
+
+export const roleSchema = z
+  .object({
+    description: z.string().min(1),
+    /** `agent`: a server that runs preflight-agent; `external`: a target that does not (DNS, NTP). */
+    kind: z.enum(['agent', 'external']).default('agent'),
+  })
+  .strict();
+
+export const requirementSchema = z
+  .object({
+    /** Stable id, unique in the profile: it joins the JSON report to the profile. */
+    id: name,
+    protocol: z.enum(['tcp', 'udp', 'icmp']),
+    /** Ports and "LOW-HIGH" ranges; absent for icmp. */
+    ports: z.array(z.union([port, portRange])).min(1).optional(),
+    /** The role that opens the connection or sends the datagram. */
+    from: name,
+    /** The role that receives it. */
+    to: name,
+    /** `both`: also checked from `to` to `from`. */
+    direction: z.enum(['both', 'one-way']).default('both'),
+    purpose: z.string().min(1),
+    /** A required check that is not open fails the site; an optional one is only reported. */
+    required: z.boolean().default(true),
+    /** `closed`: the path must be blocked (a DMZ that must not open connections back). */
+    expect: z.enum(['open', 'closed']).default('open'),
+    /** The document and the table or section the port comes from. */
+    source: z.string().min(1),
+    note: z.string().optional(),
+  })
+  .strict();
+
+export const profileSchema = z
+  .object({
+    format: z.literal(PROFILE_FORMAT),
+    name,
+    title: z.string().min(1),
+    version: z.string().min(1),
+    description: z.string().optional(),
+    roles: z.record(name, roleSchema),
+    requirements: z.array(requirementSchema).min(1),
+  })
+  .strict()
+  .superRefine((profile, ctx) => {
+    const seen = new Set<string>();
+    profile.requirements.forEach((req, index) => {
+      const at = (...path: (string | number)[]) => ['requirements', index, ...path];
+      if (seen.has(req.id)) ctx.addIssue({ code: 'custom', path: at('id'), message: `id "${req.id}" is used twice` });
+      seen.add(req.id);
+      for (const end of ['from', 'to'] as const) {
+        if (!(req[end] in profile.roles)) {
+          const known = Object.keys(profile.roles).join(', ');
+          ctx.addIssue({ code: 'custom', path: at(end), message: `role "${req[end]}" is not in roles (${known})` });
+        }
+      }
+      if (req.protocol === 'icmp' && req.ports) {
+        ctx.addIssue({ code: 'custom', path: at('ports'), message: 'icmp has no ports: remove them' });
+      }
+      if (req.protocol !== 'icmp' && !req.ports) {
+        ctx.addIssue({ code: 'custom', path: at('ports'), message: `${req.protocol} needs ports` });
+      }
+    });
+  });
+
+/** A profile as validated: defaults filled in. */
+export type Profile = z.infer<typeof profileSchema>;
+export type Requirement = z.infer<typeof requirementSchema>;
+export type Role = z.infer<typeof roleSchema>;

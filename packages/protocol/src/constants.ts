@@ -1,0 +1,17 @@
+/** Version of the control protocol; an agent refuses a controller that speaks another. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Default control port of an agent. Chosen outside every port the profiles name, outside the
+ * dynamic RPC range (49152-65535) and below Linux's default ephemeral range (32768-60999).
+ */
+export const DEFAULT_CONTROL_PORT = 7890;
+
+/** Largest control message either side accepts, in bytes: a batch of 16384 probe orders fits. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Probe timeout when the controller is given none: two TCP SYN retransmits fit (1 s, 3 s). */
+export const DEFAULT_PROBE_TIMEOUT_MS = 3000;
+
+/** Longest a run may keep an agent's listeners open when the controller asks for nothing else. */
+export const DEFAULT_RUN_TTL_MS = 10 * 60 * 1000;

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.js';
+import { listenResultSchema, probeResultSchema, transportSchema } from './observations.js';
+
+const port = z.number().int().min(1).max(65535);
+const requestId = z.number().int().nonnegative();
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+
+/** A listener the controller asks an agent to open. */
+export const listenSpecSchema = z.object({ protocol: transportSchema, port });
+export type ListenSpec = z.infer<typeof listenSpecSchema>;
+
+/** One probe the controller orders an agent to make; `key` ties the result to its check. */
+export const probeOrderSchema = z.object({
+  key: z.string().min(1).max(200),
+  protocol: transportSchema,
+  host: z.string().min(1).max(255),
+  port,
+  nonce: hex(16),
+  timeoutMs: z.number().int().min(50).max(120_000),
+});
+export type ProbeOrder = z.infer<typeof probeOrderSchema>;
+
+// Controller to agent. Every request carries an `id` that its reply or error repeats.
+
+export const authRequestSchema = z.object({
+  type: z.literal('auth'),
+  id: requestId,
+  protocol: z.number().int(),
+  proof: hex(32),
+});
+
+export const beginRequestSchema = z.object({
+  type: z.literal('begin'),
+  id: requestId,
+  runId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+  /** Shared by every agent of the run: listeners prove themselves with it. */
+  runKey: hex(32),
+  ttlMs: z.number().int().min(1000).max(24 * 3600 * 1000),
+});
+
+export const listenRequestSchema = z.object({
+  type: z.literal('listen'),
+  id: requestId,
+  listeners: z.array(listenSpecSchema).max(70_000),
+});
+
+export const probeRequestSchema = z.object({
+  type: z.literal('probe'),
+  id: requestId,
+  probes: z.array(probeOrderSchema).max(70_000),
+  /** How many probes the agent may have under way at once. */
+  concurrency: z.number().int().min(1).max(10_000),
+});
+
+export const endRequestSchema = z.object({ type: z.literal('end'), id: requestId });
+
+export const requestSchema = z.discriminatedUnion('type', [
+  authRequestSchema,
+  beginRequestSchema,
+  listenRequestSchema,
+  probeRequestSchema,
+  endRequestSchema,
+]);
+export type Request = z.infer<typeof requestSchema>;
+export type RequestType = Request['type'];
+export type AuthRequest = z.infer<typeof authRequestSchema>;
+export type BeginRequest = z.infer<typeof beginRequestSchema>;
+export type ListenRequest = z.infer<typeof listenRequestSchema>;
+export type ProbeRequest = z.infer<typeof probeRequestSchema>;
+
+// Agent to controller.
+
+export const helloMessageSchema = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  agentVersion: z.string(),
+  /** Fresh for every connection: the controller answers it with a proof of the token. */
+  challenge: hex(32),
+});
+
+export const agentInfoSchema = z.object({
+  hostname: z.string(),
+  platform: z.string(),
+  agentVersion: z.string(),
+});
+export type AgentInfo = z.infer<typeof agentInfoSchema>;
+
+/** The result each request type gets in its reply. */
+export const replyResultSchemas = {
+  auth: agentInfoSchema,
+  begin: z.object({ ttlMs: z.number().int() }),
+  listen: z.object({ listeners: z.array(listenResultSchema) }),
+  probe: z.object({ count: z.number().int() }),
+  end: z.object({ closed: z.number().int() }),
+} satisfies Record<RequestType, z.ZodType>;
+export type ReplyResult<T extends RequestType> = z.infer<(typeof replyResultSchemas)[T]>;
+
+export const replyMessageSchema = z.object({
+  type: z.literal('reply'),
+  id: requestId,
+  result: z.unknown(),
+});
+
+export const errorMessageSchema = z.object({
+  type: z.literal('error'),
+  /** The request it answers; null where the message could not be read far enough to tell. */
+  id: requestId.nullable(),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+});
+export type ErrorMessage = z.infer<typeof errorMessageSchema>;
+
+/** One probe's observation, sent as soon as it is known; the `probe` reply follows the last. */
+export const probeResultMessageSchema = z.object({
+  type: z.literal('probe-result'),
+  id: requestId,
+  result: probeResultSchema,
+});
+
+/** A probe datagram reached one of this agent's UDP listeners: the proof that UDP passes. */
+export const udpReceivedMessageSchema = z.object({
+  type: z.literal('udp-received'),
+  port,
+  nonce: hex(16),
+  from: z.string(),
+});
+
+export const agentMessageSchema = z.discriminatedUnion('type', [
+  helloMessageSchema,
+  replyMessageSchema,
+  errorMessageSchema,
+  probeResultMessageSchema,
+  udpReceivedMessageSchema,
+]);
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+export type HelloMessage = z.infer<typeof helloMessageSchema>;
+export type UdpReceivedMessage = z.infer<typeof udpReceivedMessageSchema>;

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+export const transportSchema = z.enum(['tcp', 'udp']);
+/** A transport the agents listen and probe on. */
+export type Transport = z.infer<typeof transportSchema>;
+
+/**
+ * What happened when an agent tried to open a temporary listener.
+ * `in-use`: another program holds the port; `denied`: the OS refused (privileged port);
+ * `failed`: any other error (the address is not on this host, too many open files).
+ */
+export const listenStateSchema = z.enum(['bound', 'in-use', 'denied', 'failed']);
+export type ListenState = z.infer<typeof listenStateSchema>;
+
+export const listenResultSchema = z.object({
+  protocol: transportSchema,
+  port: z.number().int(),
+  state: listenStateSchema,
+  /** The OS error code where the bind failed. */
+  code: z.string().optional(),
+  /** Who holds the port, where the OS could tell (`ss`, `netstat`). */
+  holder: z.string().optional(),
+});
+export type ListenResult = z.infer<typeof listenResultSchema>;
+
+/**
+ * What the wire showed the sending agent: the observation, never the verdict.
+ * - `verified`: our listener answered the nonce (TCP handshake, or UDP acknowledgement).
+ * - `mismatch`: TCP connected, but what answered did not prove itself to be our listener.
+ * - `refused`: TCP reset, or ICMP port unreachable (ECONNREFUSED).
+ * - `unreachable`: ICMP host, network or administratively prohibited.
+ * - `local-denied`: the sender's own OS refused to send (its egress firewall: EPERM/EACCES).
+ * - `no-answer`: nothing came back before the timeout. For UDP this is not a verdict: the
+ *   receiver's report over its control channel decides.
+ * - `error`: a local fault that says nothing about the path (EADDRNOTAVAIL, EMFILE).
+ */
+export const probeObservationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('verified') }),
+  z.object({ kind: z.literal('mismatch'), received: z.string() }),
+  z.object({ kind: z.literal('refused'), code: z.string() }),
+  z.object({ kind: z.literal('unreachable'), code: z.string() }),
+  z.object({ kind: z.literal('local-denied'), code: z.string() }),
+  z.object({ kind: z.literal('no-answer') }),
+  z.object({ kind: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+export type ProbeObservation = z.infer<typeof probeObservationSchema>;
+
+export const probeResultSchema = z.object({
+  key: z.string(),
+  protocol: transportSchema,
+  observation: probeObservationSchema,
+  /** Connection attempts (TCP) or datagrams (UDP) sent. */
+  attempts: z.number().int(),
+  elapsedMs: z.number(),
+});
+export type ProbeResult = z.infer<typeof probeResultSchema>;
