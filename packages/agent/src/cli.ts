@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_CONTROL_PORT, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
+import { parseListenAddress, type ListenAddress } from './listen-address.js';
+import { startAgent } from './server.js';
+import { AGENT_VERSION } from './version.js';
+
+function listenOption(text: string): ListenAddress {
+  const parsed = parseListenAddress(text);
+  if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
+  return parsed;
+}
+
+function secondsOption(text: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError('give a number of seconds above 0');
+  return seconds;
+}
+
+const program = new Command('preflight-agent')
+  .description('Opens temporary listeners and probes peers on the orders of a preflight controller.')
+  .version(AGENT_VERSION)
+  .option(
+    '--listen <host:port>',
+    `control address; temporary listeners bind to the same host (default 0.0.0.0:${DEFAULT_CONTROL_PORT})`,
+    listenOption,
+  )
+  .option('--token <token>', 'shared secret the controller must prove (default: $PREFLIGHT_TOKEN, else a new random one)')
+  .option('--max-run-time <seconds>', 'longest a run may keep listeners open', secondsOption, DEFAULT_RUN_TTL_MS / 1000)
+  .option('--quiet', 'print only the ready line and errors')
+  .showHelpAfterError();
+
+program.parse();
+const options = program.opts<{ listen?: ListenAddress; token?: string; maxRunTime: number; quiet?: boolean }>();
+const listen = options.listen ?? { host: '0.0.0.0', port: DEFAULT_CONTROL_PORT };
+const given = options.token ?? process.env.PREFLIGHT_TOKEN;
+const token = given || randomBytes(18).toString('base64url');
+const log = options.quiet ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
+try {
+  const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log });
+  if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
+  console.log(`preflight-agent ${AGENT_VERSION} listening on ${agent.host}:${agent.port}`);
+  const stop = async (signal: string) => {
+    log(`${signal}: closing every listener`);
+    await agent.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${listen.host}:${listen.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `${where} is already in use: is another agent running? Choose another port with --listen HOST:PORT.`
+      : code === 'EADDRNOTAVAIL'
+        ? `${where} is not an address of this machine: give one of its addresses with --listen.`
+        : code === 'EACCES'
+          ? `not allowed to listen on ${where}: choose a port above 1023 or run with administrative rights.`
+          : `cannot listen on ${where}: ${(error as Error).message}`;
+  console.error(`preflight-agent: ${why}`);
+  process.exit(2);
+}

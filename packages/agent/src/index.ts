@@ -1,0 +1,2 @@
+export { startAgent, type AgentOptions, type RunningAgent } from './server.js';
+export { AGENT_VERSION } from './version.js';

@@ -1,0 +1,95 @@
+import net from 'node:net';
+import {
+  MAX_HANDSHAKE_BYTES,
+  tcpProbeLine,
+  verifyTcpAnswer,
+  type ProbeObservation,
+  type ProbeOrder,
+  type ProbeResult,
+} from '@preflight/protocol';
+import { observeError } from './errno.js';
+
+/**
+ * Connection attempts a TCP probe starts, spread over its timeout. One SYN lost to a lossy link
+ * costs the kernel a 1 s retransmit; a fresh attempt a third of the way in gets a second
+ * independent chance without waiting for it.
+ */
+const TCP_ATTEMPTS = 3;
+
+/** Outcomes that end a probe at once; `no-answer` waits for the other attempts or the deadline. */
+const isFinal = (observation: ProbeObservation): boolean => observation.kind !== 'no-answer';
+
+/**
+ * Connects to a peer's temporary listener and checks that it answers the nonce under the run
+ * key. Never rejects: every failure is an observation.
+ */
+export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal): Promise<ProbeResult> {
+  const started = performance.now();
+  const sockets = new Set<net.Socket>();
+  const timers: NodeJS.Timeout[] = [];
+  let attempts = 0;
+  let connected = false;
+
+  return new Promise<ProbeResult>((resolve) => {
+    let settled = false;
+    const finish = (observation: ProbeObservation) => {
+      if (settled) return;
+      settled = true;
+      timers.forEach(clearTimeout);
+      for (const socket of sockets) socket.destroy();
+      signal.removeEventListener('abort', onAbort);
+      const elapsedMs = Math.round(performance.now() - started);
+      resolve({ key: order.key, protocol: 'tcp', observation, attempts, elapsedMs });
+    };
+    const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort);
+
+    const attempt = () => {
+      if (settled) return;
+      attempts += 1;
+      const socket = net.connect({ host: order.host, port: order.port });
+      sockets.add(socket);
+      let received = '';
+      socket.setNoDelay(true);
+      socket.on('connect', () => {
+        connected = true;
+        socket.write(tcpProbeLine(order.nonce));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        const newline = received.indexOf('\n');
+        if (newline < 0 && received.length < MAX_HANDSHAKE_BYTES) return;
+        const line = newline < 0 ? received : received.slice(0, newline + 1);
+        finish(
+          verifyTcpAnswer(runKey, order.port, order.nonce, line)
+            ? { kind: 'verified' }
+            : { kind: 'mismatch', received: printable(line) },
+        );
+      });
+      socket.on('end', () => finish({ kind: 'mismatch', received: printable(received) }));
+      socket.on('error', (error) => {
+        sockets.delete(socket);
+        const observation = observeError(error);
+        if (isFinal(observation)) finish(observation);
+      });
+    };
+
+    const spacing = order.timeoutMs / TCP_ATTEMPTS;
+    attempt();
+    for (let i = 1; i < TCP_ATTEMPTS; i++) timers.push(setTimeout(attempt, spacing * i));
+    timers.push(
+      setTimeout(
+        // A peer that accepted the connection but never answered is not our listener, or a
+        // proxy holding the connection: that is different from no answer at all.
+        () => finish(connected ? { kind: 'mismatch', received: '' } : { kind: 'no-answer' }),
+        order.timeoutMs,
+      ),
+    );
+  });
+}
+
+/** What a foreign peer sent, safe to print: at most 64 characters, control bytes escaped. */
+function printable(text: string): string {
+  return JSON.stringify(text.slice(0, 64)).slice(1, -1);
+}

@@ -1,0 +1,47 @@
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { MAX_MESSAGE_BYTES } from '@preflight/protocol';
+import { Session } from './session.js';
+
+export type AgentOptions = {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  token: string;
+  maxRunMs: number;
+  log?: (line: string) => void;
+};
+
+/** A running agent: where its control port is, and how to stop it with everything it opened. */
+export type RunningAgent = {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+};
+
+/** Starts the control server; resolves once it listens, rejects if it cannot (port in use). */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const log = options.log ?? (() => {});
+  const sessions = new Set<Session>();
+  const server = new WebSocketServer({ host: options.host, port: options.port, maxPayload: MAX_MESSAGE_BYTES });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.on('connection', (ws, request) => {
+    const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const session = new Session(ws, peer, { token: options.token, listenHost: options.host, maxRunMs: options.maxRunMs, log });
+    sessions.add(session);
+    ws.on('close', () => sessions.delete(session));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: options.host,
+    port,
+    async close() {
+      for (const client of server.clients) client.terminate();
+      await Promise.all([...sessions].map((session) => session.dispose()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

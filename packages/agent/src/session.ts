@@ -1,0 +1,200 @@
+import os from 'node:os';
+import type { WebSocket } from 'ws';
+import pLimit from 'p-limit';
+import {
+  CLOSE_CODES,
+  PROTOCOL_VERSION,
+  checkProof,
+  decodeRequest,
+  makeChallenge,
+  type AgentMessage,
+  type BeginRequest,
+  type ErrorCode,
+  type ListenRequest,
+  type ProbeOrder,
+  type ProbeRequest,
+  type ProbeResult,
+  type ReplyResult,
+  type Request,
+  type RequestType,
+} from '@preflight/protocol';
+import { ListenerSet } from './listeners.js';
+import { probeTcp } from './probe-tcp.js';
+import { probeUdp } from './probe-udp.js';
+import { AGENT_VERSION } from './version.js';
+
+/** How long a new connection has to prove the token before it is dropped. */
+const AUTH_TIMEOUT_MS = 10_000;
+
+export type SessionOptions = {
+  token: string;
+  /** The address temporary listeners bind to: the one the agent's control port is on. */
+  listenHost: string;
+  /** Upper bound on a run's lifetime, whatever the controller asks for. */
+  maxRunMs: number;
+  log: (line: string) => void;
+};
+
+type Run = {
+  runId: string;
+  runKey: string;
+  listeners: ListenerSet;
+  expiry: NodeJS.Timeout;
+  probes: AbortController;
+};
+
+/** A failure of one request, answered with an error message; the session stays usable. */
+class RequestError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One controller's connection. Nothing runs before the controller proves the token; every
+ * listener and probe belongs to the session's run and ends with it, with the connection, or
+ * when the run's lifetime is up.
+ */
+export class Session {
+  private readonly challenge = makeChallenge();
+  private authenticated = false;
+  private authTimer: NodeJS.Timeout | undefined;
+  private run: Run | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly peer: string,
+    private readonly options: SessionOptions,
+  ) {
+    ws.on('message', (data, isBinary) => void this.receive(isBinary ? '' : data.toString()));
+    ws.on('close', () => void this.dispose());
+    ws.on('error', () => ws.terminate());
+    this.authTimer = setTimeout(() => this.drop(CLOSE_CODES.authTimeout, 'no authentication in time'), AUTH_TIMEOUT_MS);
+    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, challenge: this.challenge });
+  }
+
+  /** Ends the run and releases every port; safe to call more than once. */
+  async dispose(): Promise<void> {
+    clearTimeout(this.authTimer);
+    await this.endRun('connection closed');
+  }
+
+  private async receive(raw: string): Promise<void> {
+    const decoded = decodeRequest(raw);
+    if (!decoded.ok) return this.sendError(decoded.id, 'bad-message', decoded.error);
+    const request = decoded.value;
+    if (!this.authenticated && request.type !== 'auth') {
+      this.sendError(request.id, 'auth-required', 'authenticate first');
+      return this.drop(CLOSE_CODES.authFailed, 'command before authentication');
+    }
+    try {
+      this.reply(request.id, await this.dispatch(request));
+    } catch (error) {
+      if (error instanceof RequestError) return this.sendError(request.id, error.code, error.message);
+      this.sendError(request.id, 'internal', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private dispatch(request: Request): Promise<ReplyResult<RequestType>> | ReplyResult<RequestType> {
+    switch (request.type) {
+      case 'auth':
+        return this.authenticate(request.protocol, request.proof);
+      case 'begin':
+        return this.begin(request);
+      case 'listen':
+        return this.listen(request);
+      case 'probe':
+        return this.probe(request);
+      case 'end':
+        return this.endRun('the controller ended the run').then((closed) => ({ closed }));
+    }
+  }
+
+  private authenticate(protocol: number, proof: string): ReplyResult<'auth'> {
+    if (protocol !== PROTOCOL_VERSION) {
+      throw new RequestError('protocol-mismatch', `this agent speaks protocol ${PROTOCOL_VERSION}, not ${protocol}`);
+    }
+    if (!checkProof(this.options.token, this.challenge, proof)) {
+      this.options.log(`refused ${this.peer}: wrong token`);
+      setImmediate(() => this.drop(CLOSE_CODES.authFailed, 'wrong token'));
+      throw new RequestError('auth-failed', 'the token does not match this agent');
+    }
+    clearTimeout(this.authTimer);
+    this.authenticated = true;
+    return { hostname: os.hostname(), platform: `${process.platform}-${process.arch}`, agentVersion: AGENT_VERSION };
+  }
+
+  private async begin(request: BeginRequest): Promise<ReplyResult<'begin'>> {
+    await this.endRun('a new run began');
+    const ttlMs = Math.min(request.ttlMs, this.options.maxRunMs);
+    const listeners = new ListenerSet(this.options.listenHost, request.runKey, (message) => this.send(message));
+    const expiry = setTimeout(() => void this.expire(), ttlMs);
+    this.run = { runId: request.runId, runKey: request.runKey, listeners, expiry, probes: new AbortController() };
+    this.options.log(`run ${request.runId} began for ${this.peer} (at most ${Math.round(ttlMs / 1000)} s)`);
+    return { ttlMs };
+  }
+
+  private async listen(request: ListenRequest): Promise<ReplyResult<'listen'>> {
+    const run = this.requireRun();
+    return { listeners: await run.listeners.open(request.listeners) };
+  }
+
+  private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
+    const run = this.requireRun();
+    const limit = pLimit(request.concurrency);
+    const probeOne = (order: ProbeOrder): Promise<ProbeResult> =>
+      order.protocol === 'tcp'
+        ? probeTcp(order, run.runKey, run.probes.signal)
+        : probeUdp(order, run.runKey, run.probes.signal);
+    await Promise.all(
+      request.probes.map((order) =>
+        limit(async () => {
+          const result = await probeOne(order);
+          this.send({ type: 'probe-result', id: request.id, result });
+        }),
+      ),
+    );
+    return { count: request.probes.length };
+  }
+
+  private requireRun(): Run {
+    if (!this.run) throw new RequestError('no-run', 'begin a run first');
+    return this.run;
+  }
+
+  private async expire(): Promise<void> {
+    this.sendError(null, 'run-expired', 'the run reached its maximum lifetime; its listeners are closed');
+    await this.endRun('its lifetime ran out');
+    this.drop(CLOSE_CODES.runExpired, 'run expired');
+  }
+
+  private async endRun(why: string): Promise<number> {
+    const run = this.run;
+    if (!run) return 0;
+    this.run = undefined;
+    clearTimeout(run.expiry);
+    run.probes.abort();
+    const closed = await run.listeners.closeAll();
+    this.options.log(`run ${run.runId} ended (${why}): ${closed} listeners closed`);
+    return closed;
+  }
+
+  private reply(id: number, result: unknown): void {
+    this.send({ type: 'reply', id, result });
+  }
+
+  private sendError(id: number | null, code: ErrorCode, message: string): void {
+    this.send({ type: 'error', id, code, message });
+  }
+
+  private send(message: AgentMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  private drop(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+}

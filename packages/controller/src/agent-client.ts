@@ -1,0 +1,168 @@
+import { WebSocket } from 'ws';
+import {
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  decodeAgentMessage,
+  proveToken,
+  replyResultSchemas,
+  type AgentInfo,
+  type AgentMessage,
+  type ProbeResult,
+  type ReplyResult,
+  type Request,
+  type RequestType,
+  type UdpReceivedMessage,
+} from '@preflight/protocol';
+import { agentAddress, type AgentNode } from './nodes.js';
+
+/** How long the controller waits for an agent to accept the connection and say hello. */
+export const CONNECT_TIMEOUT_MS = 5000;
+
+/** Why an agent could not be used: the message names the node and the address tried. */
+export class AgentConnectError extends Error {
+  constructor(
+    readonly code: 'agent-unreachable' | 'auth-failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An agent's refusal of one request, with the protocol's error code. */
+export class AgentRequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Pending = { type: RequestType; resolve: (result: never) => void; reject: (error: Error) => void };
+
+/** Distributes a request's type over the union so each request keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/**
+ * An authenticated control connection to one agent. Requests resolve with their validated reply;
+ * when the connection drops, every pending request rejects and `onLost` fires once.
+ */
+export class AgentConnection {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closedByUs = false;
+  probeResult: (result: ProbeResult) => void = () => {};
+  udpReceived: (message: UdpReceivedMessage) => void = () => {};
+  onLost: (why: string) => void = () => {};
+
+  private constructor(
+    readonly node: AgentNode,
+    private readonly ws: WebSocket,
+    readonly info: AgentInfo,
+  ) {}
+
+  /** Connects and proves the token; rejects with AgentConnectError saying what to do. */
+  static async connect(node: AgentNode, token: string): Promise<AgentConnection> {
+    const address = agentAddress(node);
+    const ws = new WebSocket(`ws://${address}/`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_MESSAGE_BYTES });
+    try {
+      const hello = await firstMessage(ws);
+      if (hello.type !== 'hello') throw new Error(`it sent "${hello.type}" before hello`);
+      if (hello.protocol !== PROTOCOL_VERSION) {
+        throw new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} speaks protocol ${hello.protocol}, this controller ${PROTOCOL_VERSION}: use the same preflight version on both`);
+      }
+      const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion });
+      ws.on('message', (data) => connection.receive(data.toString()));
+      ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
+      ws.on('error', () => {});
+      const info = await connection
+        .request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, hello.challenge) })
+        .catch((error: Error) => {
+          throw error instanceof AgentRequestError && error.code === 'auth-failed'
+            ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
+            : error;
+        });
+      Object.assign(connection.info, info);
+      return connection;
+    } catch (error) {
+      ws.terminate();
+      if (error instanceof AgentConnectError) throw error;
+      throw new AgentConnectError(
+        'agent-unreachable',
+        `node ${node.name}: no agent answered at ${address} (${(error as Error).message}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.`,
+      );
+    }
+  }
+
+  /** Sends one request; resolves with its reply's result, validated against the protocol. */
+  request<R extends WithoutId<Request>>(request: R): Promise<ReplyResult<R['type']>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState !== WebSocket.OPEN) return reject(new AgentRequestError('agent-lost', `the connection to ${this.node.name} is closed`));
+      this.pending.set(id, { type: request.type, resolve: resolve as (result: never) => void, reject });
+      this.ws.send(JSON.stringify({ ...request, id }));
+    });
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    this.ws.close(1000, 'run finished');
+  }
+
+  private receive(raw: string): void {
+    const decoded = decodeAgentMessage(raw);
+    if (!decoded.ok) return; // an agent of this version never sends one; nothing to act on
+    const message = decoded.value;
+    switch (message.type) {
+      case 'reply':
+        return this.settle(message.id, (pending) => {
+          const parsed = replyResultSchemas[pending.type].safeParse(message.result);
+          if (parsed.success) pending.resolve(parsed.data as never);
+          else pending.reject(new AgentRequestError('bad-message', `malformed ${pending.type} reply`));
+        });
+      case 'error':
+        if (message.id === null) return this.onLost(`${message.code}: ${message.message}`);
+        return this.settle(message.id, (pending) => pending.reject(new AgentRequestError(message.code, message.message)));
+      case 'probe-result':
+        return this.probeResult(message.result);
+      case 'udp-received':
+        return this.udpReceived(message);
+      case 'hello':
+        return;
+    }
+  }
+
+  private settle(id: number, action: (pending: Pending) => void): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    action(pending);
+  }
+
+  private closed(code: number, reason: string): void {
+    const why = `the connection to the agent closed (${code}${reason ? ` ${reason}` : ''})`;
+    for (const pending of this.pending.values()) pending.reject(new AgentRequestError('agent-lost', why));
+    this.pending.clear();
+    if (!this.closedByUs) this.onLost(why);
+  }
+}
+
+function firstMessage(ws: WebSocket): Promise<AgentMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no hello within 5 s')), CONNECT_TIMEOUT_MS);
+    ws.once('message', (data) => {
+      clearTimeout(timer);
+      const decoded = decodeAgentMessage(data.toString());
+      if (decoded.ok) resolve(decoded.value);
+      else reject(new Error(`it is not a preflight agent (${decoded.error})`));
+    });
+    ws.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(error.code ?? error.message));
+    });
+    ws.once('close', () => {
+      clearTimeout(timer);
+      reject(new Error('it closed the connection'));
+    });
+  });
+}

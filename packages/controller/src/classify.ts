@@ -1,0 +1,138 @@
+import type { ListenResult, ProbeObservation, ProbeResult } from '@preflight/protocol';
+import type { CheckOutcome, NotTestedReason, PathEvidence } from './outcome.js';
+import type { PlannedCheck } from './plan.js';
+
+/** How an agent fared in the run, as the classifier needs to know it. */
+export type AgentStanding =
+  | { state: 'ok' }
+  | { state: 'unreachable' | 'lost' | 'auth-failed'; detail: string };
+
+/** Everything the run gathered about one check. */
+export type CheckEvidence = {
+  sender: AgentStanding;
+  receiver: AgentStanding;
+  /** The receiver's listener; absent when it was never opened. */
+  listen?: ListenResult;
+  /** The sender's observation; absent when the probe never reported. */
+  probe?: ProbeResult;
+  /** UDP: the receiving agent reported the datagram over its control channel. */
+  udpReceived: boolean;
+};
+
+const STANDING_REASON = { unreachable: 'agent-unreachable', lost: 'agent-lost', 'auth-failed': 'auth-failed' } as const;
+
+const notTested = (reason: NotTestedReason, detail: string): CheckOutcome => ({ status: 'not-tested', reason, detail });
+
+/**
+ * Maps what the wire showed to an outcome. Pure, so every row of the truth table has a test.
+ * An agent that could not take part never makes a port look blocked.
+ */
+export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOutcome {
+  if (check.target === 'external') {
+    return notTested('no-target', `${check.to} runs no agent: this version checks agent-to-agent paths only`);
+  }
+  if (check.protocol === 'icmp') return notTested('not-supported', 'ICMP echo is not checked by this version');
+
+  for (const [side, standing] of [['sender', evidence.sender], ['receiver', evidence.receiver]] as const) {
+    if (standing.state !== 'ok') {
+      const name = side === 'sender' ? check.from : check.to;
+      // A verdict reached before the agent was lost stands.
+      if (!(standing.state === 'lost' && isComplete(check, evidence))) {
+        return notTested(STANDING_REASON[standing.state], `${name}: ${standing.detail}`);
+      }
+    }
+  }
+  const { listen, probe } = evidence;
+  if (!listen) return notTested('agent-lost', `${check.to} never reported its listener`);
+  if (check.protocol === 'udp' && evidence.udpReceived && listen.state === 'bound') {
+    return { status: 'open', reason: 'verified', detail: `${check.to} received the datagram` };
+  }
+  if (!probe) return notTested('agent-lost', `${check.from} never reported its probe`);
+
+  if (listen.state !== 'bound') {
+    const reason = listen.state === 'in-use' ? 'port-in-use' : listen.state === 'denied' ? 'permission-denied' : 'listen-failed';
+    const who = listen.holder ? ` by ${listen.holder}` : '';
+    const why =
+      listen.state === 'in-use'
+        ? `${check.to} could not listen: the port is in use${who}`
+        : `${check.to} could not listen (${listen.code ?? listen.state})`;
+    return { status: 'unverified', reason, detail: `${why}; ${describe(probe.observation)}`, evidence: evidenceOf(probe.observation, check.protocol) };
+  }
+  return classifyObservation(check, probe);
+}
+
+function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutcome {
+  const seen = probe.observation;
+  switch (seen.kind) {
+    case 'verified':
+      return check.protocol === 'udp'
+        ? // The answer came back, yet the receiver's report did not: it was lost with the agent.
+          notTested('agent-lost', `${check.to} answered but never reported the datagram`)
+        : { status: 'open', reason: 'verified', detail: `handshake verified in ${probe.elapsedMs} ms` };
+    case 'mismatch':
+      return {
+        status: 'unverified',
+        reason: 'intercepted',
+        detail: `${describe(seen)}: a firewall proxy or another program holds the path`,
+        evidence: 'reachable',
+      };
+    case 'refused':
+    case 'unreachable':
+    case 'local-denied':
+      return { status: 'blocked', reason: 'rejected', detail: describe(seen) };
+    case 'no-answer':
+      return {
+        status: 'blocked',
+        reason: 'filtered',
+        detail:
+          check.protocol === 'udp'
+            ? `${probe.attempts} datagrams sent, none reached ${check.to} in ${probe.elapsedMs} ms`
+            : `no answer in ${probe.elapsedMs} ms (${probe.attempts} attempts)`,
+      };
+    case 'error':
+      return notTested('probe-error', `${check.from} could not probe: ${seen.code} ${seen.message}`);
+  }
+}
+
+/** Whether the evidence already decides the check, whatever happened to an agent afterwards. */
+function isComplete(check: PlannedCheck, evidence: CheckEvidence): boolean {
+  if (!evidence.listen || !evidence.probe) return evidence.udpReceived && evidence.listen?.state === 'bound';
+  return !(check.protocol === 'udp' && evidence.probe.observation.kind === 'verified' && !evidence.udpReceived);
+}
+
+function evidenceOf(seen: ProbeObservation, protocol: PlannedCheck['protocol']): PathEvidence {
+  switch (seen.kind) {
+    case 'verified':
+    case 'mismatch':
+      return 'reachable';
+    case 'refused':
+    case 'unreachable':
+    case 'local-denied':
+      return 'rejected';
+    case 'no-answer':
+      // Another program on a UDP port owes our datagram no answer: silence proves nothing.
+      return protocol === 'udp' ? 'none' : 'filtered';
+    case 'error':
+      return 'none';
+  }
+}
+
+/** What the sender saw, in words. */
+export function describe(seen: ProbeObservation): string {
+  switch (seen.kind) {
+    case 'verified':
+      return 'our listener answered';
+    case 'mismatch':
+      return seen.received ? `connected, but the answer was not ours ("${seen.received}")` : 'connected, but nothing answered the handshake';
+    case 'refused':
+      return 'refused (TCP reset or ICMP port unreachable)';
+    case 'unreachable':
+      return `ICMP destination unreachable (${seen.code})`;
+    case 'local-denied':
+      return `the sender's own firewall refused to send (${seen.code})`;
+    case 'no-answer':
+      return 'no answer';
+    case 'error':
+      return `probe failed: ${seen.code}`;
+  }
+}

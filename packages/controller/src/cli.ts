@@ -1,0 +1,76 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import Table from 'cli-table3';
+import { PreflightError } from './errors.js';
+import { parseNode, type AgentNode } from './nodes.js';
+import { expandPorts } from './plan.js';
+import { listBuiltinProfiles, loadProfile } from './profile/load.js';
+import { DEFAULTS, runCommand, type RunCommandOptions } from './run-command.js';
+import { TOOL_VERSION } from './version.js';
+
+const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[] = []) => [...previous, parse(text)];
+
+function wholeNumber(min: number, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`give a whole number from ${min} to ${max}`);
+    return value;
+  };
+}
+
+const program = new Command('preflight')
+  .description('Checks, before anyone travels, that a site\'s firewalls pass the ports a cluster needs.')
+  .version(TOOL_VERSION)
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('check every port of a profile (or of --ports) in both directions between the agents')
+  .option('--profile <name|path>', 'a built-in profile (see `preflight profiles list`) or a profile file')
+  .option('--ports <proto:ports>', 'ad-hoc ports instead of a profile, e.g. tcp:1801,29001-29007 (repeatable)', collect(String), [])
+  .option('--node <role=host[:port]>', 'an agent to use, by role (repeatable)', collect(parseNode), [])
+  .option('--local', 'start one agent per role on this machine (127.0.0.1, 127.0.0.2, ...) and check them')
+  .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')
+  .option('--json <file>', 'write the JSON report to FILE (- for standard output)')
+  .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
+  .option('--concurrency <n>', 'probes each agent has under way at once', wholeNumber(1, 10_000), DEFAULTS.concurrency)
+  .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))
+  .action(async (options: Omit<RunCommandOptions, 'color'> & { color: boolean; node: AgentNode[] }) => {
+    const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    process.exitCode = await runCommand({ ...options, color });
+  });
+
+const profiles = program.command('profiles').description('the built-in profiles');
+profiles
+  .command('list')
+  .description('list the built-in profiles')
+  .action(() => {
+    for (const name of listBuiltinProfiles()) {
+      const profile = loadProfile(name);
+      console.log(`${name.padEnd(24)} ${profile.title} (version ${profile.version}, ${profile.requirements.length} requirements)`);
+    }
+  });
+profiles
+  .command('show <name|path>')
+  .description('show a profile\'s requirements')
+  .action((name: string) => {
+    const profile = loadProfile(name);
+    console.log(`${profile.title} (${profile.name} ${profile.version})`);
+    const table = new Table({ head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Required', 'Purpose'], wordWrap: true, colWidths: [22, 7, 14, 14, 14, 9, 10, 40] });
+    for (const req of profile.requirements) {
+      const ports = req.ports ? `${req.ports.join(', ')}${expandPorts(req.ports).length > 1 ? ` (${expandPorts(req.ports).length})` : ''}` : '';
+      table.push([req.id, req.protocol, ports, req.from, req.to, req.direction, req.required ? 'yes' : 'optional', req.purpose]);
+    }
+    console.log(table.toString());
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof PreflightError) {
+    console.error(`preflight: ${error.message}`);
+    process.exitCode = error.exitCode;
+  } else {
+    console.error('preflight: internal error:', error);
+    process.exitCode = 3;
+  }
+}

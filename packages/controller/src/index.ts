@@ -1,0 +1,12 @@
+export { classify, describe as describeObservation, type CheckEvidence, type AgentStanding } from './classify.js';
+export { PreflightError, ProfileError, UsageError } from './errors.js';
+export { parseNode, type AgentNode } from './nodes.js';
+export { judge, type CheckOutcome, type CheckStatus, type Verdict } from './outcome.js';
+export { checkKey, checkNodesAgainstProfile, expandPorts, planChecks, type Plan, type PlannedCheck } from './plan.js';
+export { profileFromPortSpecs } from './ports-spec.js';
+export { loadProfile, parseProfile, listBuiltinProfiles } from './profile/load.js';
+export { profileSchema, type Profile, type Requirement } from './profile/schema.js';
+export { buildReport, summarize, EXIT, REPORT_FORMAT, type Report, type ReportCheck } from './report/model.js';
+export { renderJson } from './report/json.js';
+export { renderTable } from './report/table.js';
+export { runPlan, type RunResult, type CheckResult } from './run.js';

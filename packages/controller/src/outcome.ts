@@ -1,0 +1,61 @@
+/**
+ * What a check found, as the engineer reads it. The status says what to act on; the reason says
+ * why; the detail says what was seen on the wire, for a human.
+ * - open: our listener answered the nonce.
+ * - blocked: `filtered` (no answer) or `rejected` (reset, ICMP unreachable, or the sender's own
+ *   firewall) while our listener was up.
+ * - unverified: we could not listen (port in use, permission), or something other than our
+ *   listener answered; `evidence` keeps what the probe still showed of the path.
+ * - not-tested: nothing was learnt about the path (agent unreachable or lost, no target).
+ */
+export type CheckOutcome =
+  | { status: 'open'; reason: 'verified'; detail: string }
+  | { status: 'blocked'; reason: 'filtered' | 'rejected'; detail: string }
+  | {
+      status: 'unverified';
+      reason: 'port-in-use' | 'permission-denied' | 'listen-failed' | 'intercepted';
+      detail: string;
+      evidence: PathEvidence;
+    }
+  | {
+      status: 'not-tested';
+      reason: NotTestedReason;
+      detail: string;
+    };
+
+export type CheckStatus = CheckOutcome['status'];
+
+/** What a probe showed of the path when its verdict could not be verified. */
+export type PathEvidence = 'reachable' | 'filtered' | 'rejected' | 'none';
+
+/**
+ * Why nothing was learnt. `no-target` and `not-supported` are limits of the check, not of the run:
+ * they never fail it. The others mean the run did not complete.
+ */
+export type NotTestedReason =
+  | 'agent-unreachable'
+  | 'agent-lost'
+  | 'auth-failed'
+  | 'probe-error'
+  | 'no-target'
+  | 'not-supported';
+
+/** Reasons that mean the run did not complete (exit code 3). */
+export const INCOMPLETE_REASONS: ReadonlySet<NotTestedReason> = new Set([
+  'agent-unreachable',
+  'agent-lost',
+  'auth-failed',
+  'probe-error',
+]);
+
+/**
+ * Does the outcome meet the requirement: an `open` requirement passes when open, a `closed` one
+ * when blocked. Unverified and not-tested checks are neither.
+ */
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+export function judge(expect: 'open' | 'closed', outcome: CheckOutcome): Verdict {
+  if (outcome.status === 'open') return expect === 'open' ? 'pass' : 'fail';
+  if (outcome.status === 'blocked') return expect === 'closed' ? 'pass' : 'fail';
+  return 'inconclusive';
+}

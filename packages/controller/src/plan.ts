@@ -1,0 +1,134 @@
+import type { ListenSpec, Transport } from '@preflight/protocol';
+import { UsageError } from './errors.js';
+import type { AgentNode } from './nodes.js';
+import type { Profile, Requirement } from './profile/schema.js';
+
+export type Protocol = Requirement['protocol'];
+
+/**
+ * One thing to find out: can `from` reach `to` on this protocol and port. `to` is a node's name,
+ * or an external role's name where the target is not an agent.
+ */
+export type PlannedCheck = {
+  /** `from->to/protocol/port` (`from->to/icmp` for ICMP): stable across runs. */
+  key: string;
+  requirement: string;
+  protocol: Protocol;
+  /** null for ICMP. */
+  port: number | null;
+  from: string;
+  to: string;
+  fromRole: string;
+  toRole: string;
+  purpose: string;
+  required: boolean;
+  expect: 'open' | 'closed';
+  /** `agent`: a listener on `to` and a probe from `from`; `external`: `to` runs no agent. */
+  target: 'agent' | 'external';
+};
+
+/** Every check, and the listeners each node must open for them (one per port, for both directions). */
+export type Plan = {
+  checks: PlannedCheck[];
+  listeners: Map<string, ListenSpec[]>;
+};
+
+export const checkKey = (from: string, to: string, protocol: Protocol, port: number | null): string =>
+  protocol === 'icmp' ? `${from}->${to}/icmp` : `${from}->${to}/${protocol}/${port}`;
+
+/** Expands `[1801, "29001-29003"]` to every port, in order, without repeats. */
+export function expandPorts(ports: Requirement['ports']): number[] {
+  const all = new Set<number>();
+  for (const item of ports ?? []) {
+    if (typeof item === 'number') all.add(item);
+    else {
+      const [low, high] = item.split('-').map(Number) as [number, number];
+      for (let port = low; port <= high; port++) all.add(port);
+    }
+  }
+  return [...all];
+}
+
+/**
+ * Every node a profile role needs must be given, and no node may claim a role the profile lacks.
+ * Throws a UsageError that says which --node to add or fix.
+ */
+export function checkNodesAgainstProfile(profile: Profile, nodes: readonly AgentNode[]): void {
+  const names = new Set<string>();
+  for (const node of nodes) {
+    if (names.has(node.name)) throw new UsageError(`--node ${node.name} is given twice: each node needs its own name`);
+    names.add(node.name);
+    const role = profile.roles[node.role];
+    if (!role || role.kind !== 'agent') {
+      const agentRoles = Object.entries(profile.roles).filter(([, r]) => r.kind === 'agent').map(([name]) => name);
+      throw new UsageError(`--node ${node.name}: profile ${profile.name} has no agent role "${node.role}" (its roles: ${agentRoles.join(', ')})`);
+    }
+  }
+  const used = new Set(profile.requirements.flatMap((req) => [req.from, req.to]));
+  const missing = Object.entries(profile.roles)
+    .filter(([name, role]) => role.kind === 'agent' && used.has(name) && !nodes.some((node) => node.role === name))
+    .map(([name]) => name);
+  if (missing.length > 0) {
+    throw new UsageError(
+      `profile ${profile.name} needs a node for ${missing.map((role) => `${role} (--node ${role}=HOST)`).join(' and ')}`,
+    );
+  }
+}
+
+/**
+ * Plans every check of a profile over the given nodes: for each requirement, each ordered pair of
+ * distinct nodes its roles and direction call for. Pure: no sockets, no clocks.
+ */
+export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan {
+  const checks = new Map<string, PlannedCheck>();
+  const listeners = new Map<string, Map<string, ListenSpec>>();
+  const nodesOf = (role: string) => nodes.filter((node) => node.role === role);
+
+  for (const req of profile.requirements) {
+    const ports: (number | null)[] = req.protocol === 'icmp' ? [null] : expandPorts(req.ports);
+    const legs: [string, string][] = [[req.from, req.to]];
+    if (req.direction === 'both' && req.from !== req.to) legs.push([req.to, req.from]);
+
+    for (const [fromRole, toRole] of legs) {
+      const external = profile.roles[toRole]?.kind === 'external';
+      const senders = nodesOf(fromRole);
+      const receivers: { name: string; role: string }[] = external ? [{ name: toRole, role: toRole }] : nodesOf(toRole);
+      for (const sender of senders) {
+        for (const receiver of receivers) {
+          if (sender.name === receiver.name) continue;
+          for (const port of ports) {
+            const key = checkKey(sender.name, receiver.name, req.protocol, port);
+            const earlier = checks.get(key);
+            if (earlier) {
+              // A port two requirements share is probed once, under the first, and is required
+              // if either requires it.
+              earlier.required ||= req.required;
+              if (!earlier.purpose.includes(req.purpose)) earlier.purpose += `; ${req.purpose}`;
+              continue;
+            }
+            checks.set(key, {
+              key,
+              requirement: req.id,
+              protocol: req.protocol,
+              port,
+              from: sender.name,
+              to: receiver.name,
+              fromRole,
+              toRole,
+              purpose: req.purpose,
+              required: req.required,
+              expect: req.expect,
+              target: external ? 'external' : 'agent',
+            });
+            if (!external && port !== null && req.protocol !== 'icmp') {
+              const specs = listeners.get(receiver.name) ?? new Map<string, ListenSpec>();
+              specs.set(`${req.protocol}/${port}`, { protocol: req.protocol as Transport, port });
+              listeners.set(receiver.name, specs);
+            }
+          }
+        }
+      }
+    }
+  }
+  return { checks: [...checks.values()], listeners: new Map([...listeners].map(([node, specs]) => [node, [...specs.values()]])) };
+}

@@ -1,0 +1,90 @@
+import { writeFileSync } from 'node:fs';
+import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
+import { UsageError } from './errors.js';
+import { startLocalAgents, type LocalAgents } from './local-agents.js';
+import type { AgentNode } from './nodes.js';
+import { checkNodesAgainstProfile, planChecks } from './plan.js';
+import { PEER_ROLE, profileFromPortSpecs } from './ports-spec.js';
+import { loadProfile } from './profile/load.js';
+import type { Profile } from './profile/schema.js';
+import { renderJson } from './report/json.js';
+import { buildReport } from './report/model.js';
+import { renderTable } from './report/table.js';
+import { runPlan } from './run.js';
+
+/** Probes an agent has under way at once when not told: three sockets each stay under 1024 files. */
+export const DEFAULT_CONCURRENCY = 200;
+
+export type RunCommandOptions = {
+  profile?: string;
+  ports: string[];
+  node: AgentNode[];
+  local?: boolean;
+  token?: string;
+  json?: string;
+  timeout: number;
+  concurrency: number;
+  color: boolean;
+};
+
+/** Runs `preflight run` and returns the exit code; throws only PreflightErrors for usage. */
+export async function runCommand(options: RunCommandOptions): Promise<number> {
+  const profile = chooseProfile(options);
+  if (options.local && options.node.length > 0) throw new UsageError('--local starts its own agents: leave out --node');
+  let local: LocalAgents | undefined;
+  try {
+    if (options.local) local = await startLocalAgents(localRoles(profile));
+    const nodes = adHocRoles(profile, local?.nodes ?? options.node);
+    if (nodes.length < 2) throw new UsageError('give at least two nodes, e.g. --node primary=10.1.1.11 --node secondary=10.1.1.12 (or use --local)');
+    const token = local?.token ?? options.token ?? process.env.PREFLIGHT_TOKEN;
+    if (!token) throw new UsageError('give the agents\' token with --token or PREFLIGHT_TOKEN (each agent prints it when it starts)');
+    checkNodesAgainstProfile(profile, nodes);
+
+    const plan = planChecks(profile, nodes);
+    const run = await runPlan(plan, nodes, {
+      token,
+      timeoutMs: options.timeout,
+      concurrency: options.concurrency,
+      ttlMs: DEFAULT_RUN_TTL_MS,
+    });
+    const report = buildReport(profile, run, { timeoutMs: options.timeout, concurrency: options.concurrency });
+
+    for (const node of report.nodes.filter((each) => each.state !== 'connected')) {
+      process.stderr.write(`preflight: ${node.detail ?? `node ${node.name}: ${node.state}`}\n`);
+    }
+    if (options.json) {
+      if (options.json === '-') process.stdout.write(renderJson(report));
+      else writeFileSync(options.json, renderJson(report));
+    }
+    const anyConnected = report.nodes.some((node) => node.state === 'connected');
+    if (anyConnected && options.json !== '-') process.stdout.write(renderTable(report, { color: options.color }));
+    return report.summary.exitCode;
+  } finally {
+    await local?.stop();
+  }
+}
+
+function chooseProfile(options: RunCommandOptions): Profile {
+  if (options.profile && options.ports.length > 0) throw new UsageError('give either --profile or --ports, not both');
+  if (options.profile) return loadProfile(options.profile);
+  if (options.ports.length > 0) return profileFromPortSpecs(options.ports);
+  throw new UsageError('say what to check: --profile NAME (e.g. nec-symmetry) or --ports tcp:1801,3725');
+}
+
+/** The agent roles a profile's requirements use, in the order the profile lists them. */
+function localRoles(profile: Profile): string[] {
+  if (isAdHoc(profile)) return ['local1', 'local2'];
+  const used = new Set(profile.requirements.flatMap((req) => [req.from, req.to]));
+  return Object.entries(profile.roles)
+    .filter(([name, role]) => role.kind === 'agent' && used.has(name))
+    .map(([name]) => name);
+}
+
+/** With --ports, node names are free labels: every node takes the one ad-hoc role. */
+function adHocRoles(profile: Profile, nodes: AgentNode[]): AgentNode[] {
+  return isAdHoc(profile) ? nodes.map((node) => ({ ...node, role: PEER_ROLE })) : nodes;
+}
+
+const isAdHoc = (profile: Profile) => PEER_ROLE in profile.roles && Object.keys(profile.roles).length === 1;
+
+export const DEFAULTS = { timeout: DEFAULT_PROBE_TIMEOUT_MS, concurrency: DEFAULT_CONCURRENCY };

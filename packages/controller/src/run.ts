@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import {
+  makeNonce,
+  makeRunKey,
+  type ListenResult,
+  type ProbeOrder,
+  type ProbeResult,
+} from '@preflight/protocol';
+import { AgentConnectError, AgentConnection } from './agent-client.js';
+import { classify, type AgentStanding } from './classify.js';
+import type { AgentNode } from './nodes.js';
+import { judge, type CheckOutcome, type Verdict } from './outcome.js';
+import type { Plan, PlannedCheck } from './plan.js';
+
+/**
+ * After the last probe reports, how long to wait for UDP receipts still on their way over the
+ * receivers' control channels: one loopback or LAN hop, far less than a probe spacing.
+ */
+const RECEIPT_GRACE_MS = 300;
+
+/** Slack on top of the probes' own timeouts before an agent that has not reported is given up. */
+const PROBE_DEADLINE_SLACK_MS = 5000;
+
+/** Agents connected to at once: enough for any site, few enough to stay within file limits. */
+const CONNECT_CONCURRENCY = 32;
+
+export type RunOptions = {
+  token: string;
+  timeoutMs: number;
+  /** Probes each agent has under way at once. */
+  concurrency: number;
+  /** How long agents keep their listeners if this controller vanishes without a word. */
+  ttlMs: number;
+};
+
+/** How a node took part in the run. */
+export type NodeOutcome = AgentNode & {
+  state: 'connected' | 'unreachable' | 'auth-failed' | 'lost';
+  detail?: string;
+  hostname?: string;
+  platform?: string;
+  agentVersion?: string;
+};
+
+export type CheckResult = PlannedCheck & { outcome: CheckOutcome; verdict: Verdict; elapsedMs?: number };
+
+export type RunResult = {
+  runId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  timings: { connectMs: number; listenMs: number; probeMs: number; totalMs: number };
+  nodes: NodeOutcome[];
+  checks: CheckResult[];
+};
+
+/**
+ * Runs a plan against the agents: connect, open listeners, probe, gather UDP receipts, end.
+ * Never throws for what happens on the network: an agent that cannot be reached or is lost
+ * turns its checks into `not-tested`, and every other check keeps its verdict.
+ */
+export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: RunOptions): Promise<RunResult> {
+  const startedAt = new Date();
+  const clock = performance.now();
+  const runId = randomUUID();
+  const runKey = makeRunKey();
+  const standings = new Map<string, AgentStanding>();
+  const nodeInfo = new Map<string, Partial<NodeOutcome>>();
+  const lose = (name: string, detail: string) => {
+    if (standings.get(name)?.state === 'ok') standings.set(name, { state: 'lost', detail });
+  };
+
+  const connections = await connectAll(nodes, options.token, standings);
+  const connectMs = performance.now() - clock;
+  try {
+    for (const connection of connections) {
+      const { name } = connection.node;
+      nodeInfo.set(name, connection.info);
+      connection.onLost = (why) => lose(name, why);
+    }
+    const live = () => connections.filter((connection) => standings.get(connection.node.name)?.state === 'ok');
+
+    await eachAgent(live(), lose, (connection) => connection.request({ type: 'begin', runId, runKey, ttlMs: options.ttlMs }));
+
+    const listenClock = performance.now();
+    const listens = new Map<string, ListenResult>();
+    await eachAgent(live(), lose, async (connection) => {
+      const specs = plan.listeners.get(connection.node.name) ?? [];
+      if (specs.length === 0) return;
+      const { listeners } = await connection.request({ type: 'listen', listeners: specs });
+      for (const result of listeners) listens.set(`${connection.node.name}|${result.protocol}/${result.port}`, result);
+    });
+    const listenMs = performance.now() - listenClock;
+
+    const probeClock = performance.now();
+    const probes = new Map<string, ProbeResult>();
+    const received = new Set<string>();
+    const ordersBySender = orderProbes(plan.checks, nodes, standings, listens, options.timeoutMs);
+    const checkByNonce = new Map([...ordersBySender.values()].flat().map((order) => [`${order.port}/${order.nonce}`, order.key]));
+    for (const connection of connections) {
+      connection.probeResult = (result) => probes.set(result.key, result);
+      connection.udpReceived = ({ port, nonce }) => {
+        const key = checkByNonce.get(`${port}/${nonce}`);
+        if (key) received.add(key);
+      };
+    }
+    await eachAgent(live(), lose, async (connection) => {
+      const orders = ordersBySender.get(connection.node.name) ?? [];
+      if (orders.length === 0) return;
+      const rounds = Math.ceil(orders.length / options.concurrency);
+      const deadline = rounds * options.timeoutMs + PROBE_DEADLINE_SLACK_MS;
+      await withDeadline(
+        connection.request({ type: 'probe', probes: orders, concurrency: options.concurrency }),
+        deadline,
+        `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
+      );
+    });
+    const udpPending = [...ordersBySender.values()].flat().some((order) => order.protocol === 'udp' && !received.has(order.key));
+    if (udpPending) await sleep(RECEIPT_GRACE_MS);
+    const probeMs = performance.now() - probeClock;
+
+    await eachAgent(live(), lose, (connection) => withDeadline(connection.request({ type: 'end' }), PROBE_DEADLINE_SLACK_MS, 'no answer to end'));
+
+    const checks = plan.checks.map((check): CheckResult => {
+      const outcome = classify(check, {
+        sender: standings.get(check.from) ?? { state: 'ok' },
+        receiver: standings.get(check.to) ?? { state: 'ok' },
+        listen: listens.get(`${check.to}|${check.protocol}/${check.port}`),
+        probe: probes.get(check.key),
+        udpReceived: received.has(check.key),
+      });
+      return { ...check, outcome, verdict: judge(check.expect, outcome), elapsedMs: probes.get(check.key)?.elapsedMs };
+    });
+    return {
+      runId,
+      startedAt,
+      finishedAt: new Date(),
+      timings: { connectMs, listenMs, probeMs, totalMs: performance.now() - clock },
+      nodes: nodes.map((node) => describeNode(node, standings.get(node.name), nodeInfo.get(node.name))),
+      checks,
+    };
+  } finally {
+    for (const connection of connections) connection.close();
+  }
+}
+
+async function connectAll(
+  nodes: readonly AgentNode[],
+  token: string,
+  standings: Map<string, AgentStanding>,
+): Promise<AgentConnection[]> {
+  const limit = pLimit(CONNECT_CONCURRENCY);
+  const attempts = await Promise.allSettled(nodes.map((node) => limit(() => AgentConnection.connect(node, token))));
+  const connections: AgentConnection[] = [];
+  attempts.forEach((attempt, index) => {
+    const node = nodes[index]!;
+    if (attempt.status === 'fulfilled') {
+      standings.set(node.name, { state: 'ok' });
+      connections.push(attempt.value);
+    } else {
+      const error = attempt.reason as Error;
+      const state = error instanceof AgentConnectError && error.code === 'auth-failed' ? 'auth-failed' : 'unreachable';
+      standings.set(node.name, { state, detail: error.message });
+    }
+  });
+  return connections;
+}
+
+/** Runs one step on every agent at once; an agent whose step fails is marked lost, the rest go on. */
+async function eachAgent(
+  connections: readonly AgentConnection[],
+  lose: (name: string, detail: string) => void,
+  step: (connection: AgentConnection) => Promise<unknown>,
+): Promise<void> {
+  await Promise.all(
+    connections.map((connection) =>
+      step(connection).catch((error: Error) => lose(connection.node.name, error.message)),
+    ),
+  );
+}
+
+/** The probe orders for every check that can be probed, grouped by the node that sends them. */
+function orderProbes(
+  checks: readonly PlannedCheck[],
+  nodes: readonly AgentNode[],
+  standings: Map<string, AgentStanding>,
+  listens: Map<string, ListenResult>,
+  timeoutMs: number,
+): Map<string, ProbeOrder[]> {
+  const hostOf = new Map(nodes.map((node) => [node.name, node.host]));
+  const orders = new Map<string, ProbeOrder[]>();
+  for (const check of checks) {
+    if (check.target !== 'agent' || check.protocol === 'icmp' || check.port === null) continue;
+    if (standings.get(check.from)?.state !== 'ok' || standings.get(check.to)?.state !== 'ok') continue;
+    if (!listens.has(`${check.to}|${check.protocol}/${check.port}`)) continue;
+    const list = orders.get(check.from) ?? [];
+    list.push({
+      key: check.key,
+      protocol: check.protocol,
+      host: hostOf.get(check.to)!,
+      port: check.port,
+      nonce: makeNonce(),
+      timeoutMs,
+    });
+    orders.set(check.from, list);
+  }
+  return orders;
+}
+
+function describeNode(node: AgentNode, standing: AgentStanding | undefined, info: Partial<NodeOutcome> | undefined): NodeOutcome {
+  const state = standing?.state === 'ok' || standing === undefined ? 'connected' : standing.state;
+  const detail = standing && standing.state !== 'ok' ? standing.detail : undefined;
+  return { ...node, state, ...(detail ? { detail } : {}), ...info };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
