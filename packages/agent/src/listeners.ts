@@ -48,7 +48,7 @@ export class ListenerSet {
     const results = await Promise.all(specs.map((spec) => limit(() => this.openOne(spec))));
     const taken = results.filter((result) => result.state === 'in-use');
     if (taken.length === 0) return results;
-    const holders = await findPortHolders(taken);
+    const holders = await findPortHolders(this.host, taken);
     return results.map((result) => {
       const holder = result.state === 'in-use' ? holders.get(`${result.protocol}/${result.port}`) : undefined;
       return holder ? { ...result, holder } : result;

@@ -4,16 +4,31 @@ import type { Transport } from '@preflight/protocol';
 /** Longest the agent waits for the OS to say who holds a port: it is a courtesy, not a need. */
 const HOLDER_LOOKUP_TIMEOUT_MS = 3000;
 
+/** A listening socket as the OS lists it. */
+export type SocketEntry = { protocol: Transport; address: string; port: number; holder: string; pid?: number };
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '*', '[::]', '']);
+
+/** Whether a socket bound to `theirs` keeps us from binding `ours` on the same port. */
+const overlaps = (ours: string, theirs: string) => ours === theirs || WILDCARDS.has(ours) || WILDCARDS.has(theirs);
+
 /**
- * Who holds each of these ports, keyed `tcp/1801`, as far as the OS will say (`ss` on Linux,
- * `netstat` on Windows). Ports it cannot tell about are simply absent.
+ * Who holds each of these ports on `host`, keyed `tcp/1801`, as far as the OS will say (`ss` on
+ * Linux, `netstat` on Windows). This process's own sockets are left out; ports the OS says
+ * nothing about are absent.
  */
 export async function findPortHolders(
+  host: string,
   ports: readonly { protocol: Transport; port: number }[],
 ): Promise<Map<string, string>> {
   const wanted = new Set(ports.map(({ protocol, port }) => `${protocol}/${port}`));
-  const table = process.platform === 'win32' ? await netstatTable() : await ssTable();
-  return new Map([...table].filter(([id]) => wanted.has(id)));
+  const entries = process.platform === 'win32' ? parseNetstat(await run('netstat', ['-ano'])) : parseSs(await run('ss', ['-H', '-lntup']));
+  const holders = new Map<string, string>();
+  for (const entry of entries) {
+    const id = `${entry.protocol}/${entry.port}`;
+    if (wanted.has(id) && entry.pid !== process.pid && overlaps(host, entry.address)) holders.set(id, entry.holder);
+  }
+  return holders;
 }
 
 function run(command: string, args: string[]): Promise<string> {
@@ -24,36 +39,40 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-/** Parses `ss -H -lntup`: `tcp LISTEN 0 4096 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))`. */
-export function parseSs(output: string): Map<string, string> {
-  const holders = new Map<string, string>();
-  for (const line of output.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    const [netid, , , , local] = fields;
-    const port = local?.slice(local.lastIndexOf(':') + 1);
-    if ((netid !== 'tcp' && netid !== 'udp') || !port || !/^\d+$/.test(port)) continue;
+/** Splits `addr:port`, `[v6]:port` or `*:port`, dropping a `%iface` scope. */
+function splitEndpoint(endpoint: string): { address: string; port: number } | null {
+  const colon = endpoint.lastIndexOf(':');
+  const port = Number(endpoint.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port)) return null;
+  const address = endpoint.slice(0, colon).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  return { address, port };
+}
+
+/** Reads `ss -H -lntup`: `tcp LISTEN 0 4096 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))`. */
+export function parseSs(output: string): SocketEntry[] {
+  return output.split('\n').flatMap((line): SocketEntry[] => {
+    const [netid, , , , local] = line.trim().split(/\s+/);
+    const endpoint = local ? splitEndpoint(local) : null;
+    if ((netid !== 'tcp' && netid !== 'udp') || !endpoint) return [];
     const users = line.match(/users:\(\("([^"]+)",pid=(\d+)/);
-    holders.set(`${netid}/${port}`, users ? `${users[1]} (pid ${users[2]})` : 'another program');
-  }
-  return holders;
+    return [
+      users
+        ? { protocol: netid, ...endpoint, holder: `${users[1]} (pid ${users[2]})`, pid: Number(users[2]) }
+        : { protocol: netid, ...endpoint, holder: 'another program' },
+    ];
+  });
 }
 
-const ssTable = async () => parseSs(await run('ss', ['-H', '-lntup']));
-
-/** Parses `netstat -ano`: `  TCP    0.0.0.0:135    0.0.0.0:0    LISTENING    1044`. */
-export function parseNetstat(output: string): Map<string, string> {
-  const holders = new Map<string, string>();
-  for (const line of output.split('\n')) {
+/** Reads `netstat -ano`: `  TCP    0.0.0.0:135    0.0.0.0:0    LISTENING    1044`. */
+export function parseNetstat(output: string): SocketEntry[] {
+  return output.split('\n').flatMap((line): SocketEntry[] => {
     const fields = line.trim().split(/\s+/);
-    const proto = fields[0]?.toLowerCase();
-    if (proto !== 'tcp' && proto !== 'udp') continue;
-    if (proto === 'tcp' && fields[3] !== 'LISTENING') continue;
-    const local = fields[1] ?? '';
-    const port = local.slice(local.lastIndexOf(':') + 1);
-    const pid = fields[fields.length - 1];
-    if (/^\d+$/.test(port)) holders.set(`${proto}/${port}`, `pid ${pid}`);
-  }
-  return holders;
+    const protocol = fields[0]?.toLowerCase();
+    if (protocol !== 'tcp' && protocol !== 'udp') return [];
+    if (protocol === 'tcp' && fields[3] !== 'LISTENING') return [];
+    const endpoint = splitEndpoint(fields[1] ?? '');
+    const pid = Number(fields[fields.length - 1]);
+    if (!endpoint || !Number.isInteger(pid)) return [];
+    return [{ protocol, ...endpoint, holder: `pid ${pid}`, pid }];
+  });
 }
-
-const netstatTable = async () => parseNetstat(await run('netstat', ['-ano']));
