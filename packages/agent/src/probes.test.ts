@@ -1,0 +1,100 @@
+import net from 'node:net';
+import { makeNonce, makeRunKey, type ProbeOrder } from '@preflight/protocol';
+import { ListenerSet } from './listeners.js';
+import { probeTcp } from './probe-tcp.js';
+import { probeUdp } from './probe-udp.js';
+
+const HOST = '127.0.0.1';
+const runKey = makeRunKey();
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const order = (protocol: 'tcp' | 'udp', port: number, timeoutMs = 600): ProbeOrder => ({
+  key: `a->b/${protocol}/${port}`,
+  protocol,
+  host: HOST,
+  port,
+  nonce: makeNonce(),
+  timeoutMs,
+});
+
+async function withServer(handler: (socket: net.Socket) => void, use: (port: number) => Promise<void>) {
+  const server = net.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  try {
+    await use((server.address() as net.AddressInfo).port);
+  } finally {
+    server.close();
+  }
+}
+
+describe('probes over real sockets', () => {
+  const signal = new AbortController().signal;
+  let listeners: ListenerSet;
+  const received: string[] = [];
+  beforeEach(() => {
+    listeners = new ListenerSet(HOST, runKey, (message) => received.push(message.nonce));
+  });
+  afterEach(() => listeners.closeAll());
+
+  it('verifies our own TCP listener', async () => {
+    const port = await freePort();
+    await listeners.open([{ protocol: 'tcp', port }]);
+    expect(await probeTcp(order('tcp', port), runKey, signal)).toMatchObject({ observation: { kind: 'verified' }, attempts: 1 });
+  });
+
+  it('does not take a listener of another run for ours', async () => {
+    const port = await freePort();
+    await listeners.open([{ protocol: 'tcp', port }]);
+    expect((await probeTcp(order('tcp', port), makeRunKey(), signal)).observation.kind).toBe('mismatch');
+  });
+
+  it('sees a closed TCP port as refused', async () => {
+    expect((await probeTcp(order('tcp', await freePort()), runKey, signal)).observation).toEqual({ kind: 'refused', code: 'ECONNREFUSED' });
+  });
+
+  it('sees a program that answers with its own banner as a mismatch, saying what it sent', async () => {
+    await withServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n'), async (port) => {
+      expect((await probeTcp(order('tcp', port), runKey, signal)).observation).toEqual({ kind: 'mismatch', received: 'SSH-2.0-OpenSSH_9.2\\r\\n' });
+    });
+  });
+
+  it('sees a program that accepts and stays silent as a mismatch, not as no answer', async () => {
+    const held: net.Socket[] = [];
+    await withServer((socket) => held.push(socket), async (port) => {
+      const result = await probeTcp(order('tcp', port), runKey, signal);
+      held.forEach((socket) => socket.destroy());
+      expect(result.observation).toEqual({ kind: 'mismatch', received: '' });
+      expect(result.elapsedMs).toBeGreaterThanOrEqual(550);
+    });
+  });
+
+  it('verifies our UDP listener, which reports the datagram once', async () => {
+    const port = await freePort();
+    await listeners.open([{ protocol: 'udp', port }]);
+    const probe = order('udp', port);
+    expect((await probeUdp(probe, runKey, signal)).observation).toEqual({ kind: 'verified' });
+    expect(received).toEqual([probe.nonce]);
+  });
+
+  it('sees ICMP port unreachable on a closed UDP port as refused', async () => {
+    expect((await probeUdp(order('udp', await freePort()), runKey, signal)).observation).toEqual({ kind: 'refused', code: 'ECONNREFUSED' });
+  });
+
+  it('stops when the run ends', async () => {
+    const held: net.Socket[] = [];
+    const controller = new AbortController();
+    await withServer((socket) => held.push(socket), async (port) => {
+      const pending = probeTcp(order('tcp', port, 10_000), runKey, controller.signal);
+      setTimeout(() => controller.abort(), 50);
+      expect((await pending).observation).toMatchObject({ kind: 'error', code: 'ABORTED' });
+      held.forEach((socket) => socket.destroy());
+    });
+  });
+});

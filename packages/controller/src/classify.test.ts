@@ -1,0 +1,85 @@
+import type { ListenResult, ProbeObservation } from '@preflight/protocol';
+import { classify, type CheckEvidence } from './classify.js';
+import { judge } from './outcome.js';
+import type { PlannedCheck } from './plan.js';
+
+const makeCheck = (overrides: Partial<PlannedCheck> = {}): PlannedCheck => ({
+  key: 'a->b/tcp/1801',
+  requirement: 'msmq',
+  protocol: 'tcp',
+  port: 1801,
+  from: 'a',
+  to: 'b',
+  fromRole: 'primary',
+  toRole: 'secondary',
+  purpose: 'MSMQ',
+  required: true,
+  expect: 'open',
+  target: 'agent',
+  ...overrides,
+});
+
+const bound: ListenResult = { protocol: 'tcp', port: 1801, state: 'bound' };
+const makeEvidence = (observation?: ProbeObservation, overrides: Partial<CheckEvidence> = {}): CheckEvidence => ({
+  sender: { state: 'ok' },
+  receiver: { state: 'ok' },
+  listen: bound,
+  probe: observation && { key: 'a->b/tcp/1801', protocol: 'tcp', observation, attempts: 1, elapsedMs: 12 },
+  udpReceived: false,
+  ...overrides,
+});
+
+const udp = makeCheck({ protocol: 'udp', key: 'a->b/udp/1801' });
+const udpBound: ListenResult = { ...bound, protocol: 'udp' };
+
+describe('classify', () => {
+  it.each<[string, PlannedCheck, CheckEvidence, string, string]>([
+    ['handshake verified', makeCheck(), makeEvidence({ kind: 'verified' }), 'open', 'verified'],
+    ['TCP reset', makeCheck(), makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }), 'blocked', 'rejected'],
+    ['ICMP admin prohibited', makeCheck(), makeEvidence({ kind: 'unreachable', code: 'EHOSTUNREACH' }), 'blocked', 'rejected'],
+    ['sender egress filter', makeCheck(), makeEvidence({ kind: 'local-denied', code: 'EPERM' }), 'blocked', 'rejected'],
+    ['no answer', makeCheck(), makeEvidence({ kind: 'no-answer' }), 'blocked', 'filtered'],
+    ['a proxy answered', makeCheck(), makeEvidence({ kind: 'mismatch', received: 'HTTP/1.1 400' }), 'unverified', 'intercepted'],
+    ['a local probe fault', makeCheck(), makeEvidence({ kind: 'error', code: 'EMFILE', message: 'too many files' }), 'not-tested', 'probe-error'],
+    ['port in use', makeCheck(), makeEvidence({ kind: 'mismatch', received: '' }, { listen: { ...bound, state: 'in-use' } }), 'unverified', 'port-in-use'],
+    ['privileged port', makeCheck(), makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { listen: { ...bound, state: 'denied' } }), 'unverified', 'permission-denied'],
+    ['sender unreachable', makeCheck(), makeEvidence(undefined, { sender: { state: 'unreachable', detail: 'ECONNREFUSED' } }), 'not-tested', 'agent-unreachable'],
+    ['receiver unreachable, probe timed out', makeCheck(), makeEvidence({ kind: 'no-answer' }, { receiver: { state: 'unreachable', detail: 'x' } }), 'not-tested', 'agent-unreachable'],
+    ['receiver lost before the probe ended', makeCheck(), makeEvidence(undefined, { receiver: { state: 'lost', detail: 'closed' } }), 'not-tested', 'agent-lost'],
+    ['receiver lost after a verified probe', makeCheck(), makeEvidence({ kind: 'verified' }, { receiver: { state: 'lost', detail: 'closed' } }), 'open', 'verified'],
+    ['wrong token', makeCheck(), makeEvidence(undefined, { sender: { state: 'auth-failed', detail: 'refused' } }), 'not-tested', 'auth-failed'],
+    ['UDP reported by the receiver', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound, udpReceived: true }), 'open', 'verified'],
+    ['UDP reported, sender lost', udp, makeEvidence(undefined, { listen: udpBound, udpReceived: true, sender: { state: 'lost', detail: 'x' } }), 'open', 'verified'],
+    ['UDP never reported', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound }), 'blocked', 'filtered'],
+    ['UDP ICMP port unreachable', udp, makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { listen: udpBound }), 'blocked', 'rejected'],
+    ['UDP answered but unreported', udp, makeEvidence({ kind: 'verified' }, { listen: udpBound }), 'not-tested', 'agent-lost'],
+    ['an external target', makeCheck({ target: 'external' }), makeEvidence(), 'not-tested', 'no-target'],
+    ['ICMP', makeCheck({ protocol: 'icmp', port: null }), makeEvidence(), 'not-tested', 'not-supported'],
+  ])('%s', (_label, check, evidence, status, reason) => {
+    expect(classify(check, evidence)).toMatchObject({ status, reason });
+  });
+
+  it('keeps what a probe saw of a port it could not verify', () => {
+    const inUse = makeEvidence({ kind: 'no-answer' }, { listen: { ...bound, state: 'in-use', holder: 'mqsvc.exe (pid 4)' } });
+    expect(classify(makeCheck(), inUse)).toEqual({
+      status: 'unverified',
+      reason: 'port-in-use',
+      evidence: 'filtered',
+      detail: 'b could not listen: the port is in use by mqsvc.exe (pid 4); no answer',
+    });
+  });
+});
+
+describe('judge', () => {
+  it.each([
+    ['open', 'open', 'pass'],
+    ['open', 'blocked', 'fail'],
+    ['closed', 'blocked', 'pass'],
+    ['closed', 'open', 'fail'],
+    ['open', 'unverified', 'inconclusive'],
+    ['closed', 'not-tested', 'inconclusive'],
+  ] as const)('expect %s, found %s: %s', (expect_, status, verdict) => {
+    const outcome = { status, reason: 'x', detail: '' } as never;
+    expect(judge(expect_, outcome)).toBe(verdict);
+  });
+});

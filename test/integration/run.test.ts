@@ -1,0 +1,70 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { RunningAgent } from '@preflight/agent';
+import { planChecks, profileFromPortSpecs, runPlan, type AgentNode, type CheckResult } from '@preflight/controller';
+import { TEST_TOKEN, freePort, startLoopbackAgents } from '../support/agents.js';
+
+const options = { token: TEST_TOKEN, timeoutMs: 1000, concurrency: 50, ttlMs: 60_000 };
+const byKey = (checks: CheckResult[]) => Object.fromEntries(checks.map((check) => [check.key, check.outcome]));
+
+describe('a run between real agents on loopback', () => {
+  let agents: RunningAgent[];
+  let nodes: AgentNode[];
+  beforeEach(async () => {
+    ({ agents, nodes } = await startLoopbackAgents(2));
+  });
+  afterEach(async () => {
+    await Promise.all(agents.map((agent) => agent.close()));
+  });
+
+  const run = (specs: string[], on = nodes) => runPlan(planChecks(profileFromPortSpecs(specs), on), on, options);
+
+  it('verifies TCP and UDP in both directions', async () => {
+    const [tcp, udp] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+    const result = await run([`tcp:${tcp}`, `udp:${udp}`]);
+    expect(byKey(result.checks)).toEqual({
+      [`n1->n2/tcp/${tcp}`]: expect.objectContaining({ status: 'open', reason: 'verified' }),
+      [`n2->n1/tcp/${tcp}`]: expect.objectContaining({ status: 'open', reason: 'verified' }),
+      [`n1->n2/udp/${udp}`]: expect.objectContaining({ status: 'open', reason: 'verified' }),
+      [`n2->n1/udp/${udp}`]: expect.objectContaining({ status: 'open', reason: 'verified' }),
+    });
+  });
+
+  it('tells a port held by another program (unverified, with what the probe saw) from an open one', async () => {
+    const port = await freePort('127.0.0.2');
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.2', resolve));
+    const udpHolder = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udpHolder.bind(port, '127.0.0.2', resolve));
+    try {
+      const result = await run([`tcp:${port}`, `udp:${port}`]);
+      expect(byKey(result.checks)).toMatchObject({
+        [`n1->n2/tcp/${port}`]: { status: 'unverified', reason: 'port-in-use', evidence: 'reachable' },
+        [`n1->n2/udp/${port}`]: { status: 'unverified', reason: 'port-in-use', evidence: 'none' },
+        [`n2->n1/tcp/${port}`]: { status: 'open' },
+        [`n2->n1/udp/${port}`]: { status: 'open' },
+      });
+    } finally {
+      silent.close();
+      udpHolder.close();
+    }
+  });
+
+  it('marks the checks of an agent that is not running not-tested, never blocked', async () => {
+    const absent = { name: 'n3', role: 'peer', host: '127.0.0.3', port: await freePort('127.0.0.3') };
+    const result = await run(['tcp:29001'], [...nodes, absent]);
+    const withAbsent = result.checks.filter((check) => check.from === 'n3' || check.to === 'n3');
+    expect(withAbsent).toHaveLength(4);
+    for (const check of withAbsent) expect(check.outcome).toMatchObject({ status: 'not-tested', reason: 'agent-unreachable' });
+    expect(result.checks.filter((check) => check.outcome.status === 'open')).toHaveLength(2);
+    expect(result.nodes.find((node) => node.name === 'n3')).toMatchObject({
+      state: 'unreachable',
+      detail: expect.stringContaining(`127.0.0.3:${absent.port}`),
+    });
+  });
+
+  it('marks every check not-tested when the token is wrong', async () => {
+    const result = await runPlan(planChecks(profileFromPortSpecs(['tcp:29001']), nodes), nodes, { ...options, token: 'wrong' });
+    for (const check of result.checks) expect(check.outcome).toMatchObject({ status: 'not-tested', reason: 'auth-failed' });
+  });
+});

@@ -1,0 +1,80 @@
+import net from 'node:net';
+import { WebSocket } from 'ws';
+import { startAgent, type RunningAgent } from '@preflight/agent';
+import type { AgentNode } from '@preflight/controller';
+
+export const TEST_TOKEN = 'test-token-not-secret';
+
+/** Agents started in this process on loopback addresses, each on a free control port. */
+export async function startLoopbackAgents(count: number, maxRunMs = 60_000): Promise<{ agents: RunningAgent[]; nodes: AgentNode[] }> {
+  const agents = await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      startAgent({ host: `127.0.0.${index + 1}`, port: 0, token: TEST_TOKEN, maxRunMs }),
+    ),
+  );
+  const nodes = agents.map((agent, index) => ({ name: `n${index + 1}`, role: 'peer', host: agent.host, port: agent.port }));
+  return { agents, nodes };
+}
+
+/** A port no one listens on right now (closed again at once). */
+export async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether a TCP port can be bound on host right now: the proof that nothing was left listening. */
+export async function canBind(host: string, port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A raw control connection that records every message, for talking to an agent by hand. */
+export class RawClient {
+  readonly messages: Record<string, unknown>[] = [];
+  readonly ws: WebSocket;
+  closeCode: number | undefined;
+  private waiters: (() => void)[] = [];
+
+  constructor(agent: RunningAgent) {
+    this.ws = new WebSocket(`ws://${agent.host}:${agent.port}/`);
+    this.ws.on('message', (data) => {
+      this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
+      this.waiters.splice(0).forEach((wake) => wake());
+    });
+    this.ws.on('close', (code) => {
+      this.closeCode = code;
+      this.waiters.splice(0).forEach((wake) => wake());
+    });
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** The first message matching `predicate`, waiting up to `ms` for it. */
+  async next(predicate: (message: Record<string, unknown>) => boolean, ms = 5000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.messages.find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no matching message; got ${JSON.stringify(this.messages)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  async closed(ms = 5000): Promise<number> {
+    const deadline = Date.now() + ms;
+    while (this.closeCode === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.closeCode === undefined) throw new Error('still open');
+    return this.closeCode;
+  }
+}
