@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startAgent } from './server.js';
@@ -28,9 +28,15 @@ const program = new Command('preflight-agent')
   .option('--token <token>', 'shared secret the controller must prove (default: $PREFLIGHT_TOKEN, else a new random one)')
   .option('--max-run-time <seconds>', 'longest a run may keep listeners open', secondsOption, DEFAULT_RUN_TTL_MS / 1000)
   .option('--quiet', 'print only the ready line and errors')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
-program.parse();
+try {
+  program.parse();
+} catch (error) {
+  // commander has printed its message; usage errors exit 2, help and version 0
+  process.exit(error instanceof CommanderError && error.exitCode === 0 ? 0 : 2);
+}
 const options = program.opts<{ listen?: ListenAddress; token?: string; maxRunTime: number; quiet?: boolean }>();
 const listen = options.listen ?? { host: '0.0.0.0', port: DEFAULT_CONTROL_PORT };
 const given = options.token ?? process.env.PREFLIGHT_TOKEN;

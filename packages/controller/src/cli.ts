@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
 import { parseNode, type AgentNode } from './nodes.js';
@@ -20,7 +20,8 @@ function wholeNumber(min: number, max: number) {
 const program = new Command('preflight')
   .description('Checks, before anyone travels, that a site\'s firewalls pass the ports a cluster needs.')
   .version(TOOL_VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride(); // usage errors exit 2, as documented, not commander's 1
 
 program
   .command('run')
@@ -66,7 +67,9 @@ profiles
 try {
   await program.parseAsync();
 } catch (error) {
-  if (error instanceof PreflightError) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2; // commander has printed its message
+  } else if (error instanceof PreflightError) {
     console.error(`preflight: ${error.message}`);
     process.exitCode = error.exitCode;
   } else {

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PREFLIGHT, PREFLIGHT_AGENT, runNode } from '../support/cli.js';
+import { freePort } from '../support/agents.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-cli-'));
+
+describe('preflight run, the command an engineer types', () => {
+  it('checks ad-hoc ports between local agents and writes the JSON report', async () => {
+    const json = path.join(scratch, 'adhoc.json');
+    const result = await runNode(PREFLIGHT, ['run', '--local', '--ports', 'tcp:29001-29003', '--ports', 'udp:29106', '--json', json]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('PASS');
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ format: 'preflight-report/1', summary: { checks: 8, open: 8, exitCode: 0 } });
+    expect(report.checks[0]).toEqual(
+      expect.objectContaining({ requirement: 'tcp-1', protocol: 'tcp', port: 29001, from: 'local1', to: 'local2', required: true, status: 'open', reason: 'verified' }),
+    );
+  });
+
+  it('names the node and the address when no agent answers, and prints no table (exit 3)', async () => {
+    const [a, b] = [await freePort('127.0.0.1'), await freePort('127.0.0.2')];
+    const json = path.join(scratch, 'unreachable.json');
+    const result = await runNode(PREFLIGHT, ['run', '--ports', 'tcp:1801', '--node', `primary=127.0.0.1:${a}`, '--node', `secondary=127.0.0.2:${b}`, '--token', 't', '--json', json]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`node primary: no agent answered at 127.0.0.1:${a} (ECONNREFUSED)`);
+    expect(result.stderr).toContain(`node secondary: no agent answered at 127.0.0.2:${b}`);
+    expect(result.stdout).not.toMatch(/BLOCKED|┌/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.checks.map((check: { status: string; reason: string }) => `${check.status}/${check.reason}`)).toEqual([
+      'not-tested/agent-unreachable',
+      'not-tested/agent-unreachable',
+    ]);
+  });
+
+  it.each([
+    [['run', '--node', 'a=127.0.0.1'], 'say what to check'],
+    [['run', '--ports', 'tcp:1801', '--node', 'a=127.0.0.1'], 'at least two nodes'],
+    [['run', '--ports', 'sctp:1801', '--local'], 'write PROTOCOL:PORTS'],
+    [['run', '--ports', 'tcp:1801', '--node', 'a'], 'write ROLE=HOST'],
+    [['run', '--profile', 'no-such-profile', '--local'], 'no profile "no-such-profile"'],
+    [['run', '--ports', 'tcp:1', '--timeout', 'soon', '--local'], 'give a whole number'],
+  ])('refuses %j with a message that says what to fix (exit 2)', async (args, message) => {
+    const result = await runNode(PREFLIGHT, args, { PREFLIGHT_TOKEN: '' });
+    expect(result.stderr).toContain(message);
+    expect(result.code).toBe(2);
+  });
+
+  it('names the file, the line and the field of a broken profile (exit 2)', async () => {
+    const file = path.join(scratch, 'broken.yaml');
+    writeFileSync(
+      file,
+      ['format: preflight-profile/1', 'name: broken', 'title: Broken', 'version: "1"', 'roles:', '  a: { description: x }', 'requirements:', '  - id: one', '    protocol: tcp', '    ports: [99999]', '    from: a', '    to: b', '    purpose: p', '    source: s', ''].join('\n'),
+    );
+    const result = await runNode(PREFLIGHT, ['run', '--profile', file, '--local']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file}:10: requirements.0.ports.0`);
+    expect(result.stderr).toContain(`${file}:12: requirements.0.to: role "b" is not in roles (a)`);
+  });
+});
+
+describe('preflight-agent', () => {
+  it('says why it cannot listen and exits 2', async () => {
+    const result = await runNode(PREFLIGHT_AGENT, ['--listen', '127.0.0.1:99999']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no valid port');
+  });
+});
