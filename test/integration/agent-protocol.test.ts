@@ -1,5 +1,5 @@
 import { makeRunKey, proveToken, CLOSE_CODES } from '@preflight/protocol';
-import type { RunningAgent } from '@preflight/agent';
+import { HEARTBEAT_MS, type RunningAgent } from '@preflight/agent';
 import { RawClient, TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '../support/agents.js';
 
 /** Authenticates a raw client the way the controller does. */
@@ -12,14 +12,14 @@ async function authenticate(client: RawClient, token = TEST_TOKEN): Promise<Reco
 describe('agent control protocol, over a real socket', () => {
   let agent: RunningAgent;
   const clients: RawClient[] = [];
-  const connect = () => {
-    const client = new RawClient(agent);
+  const connect = (options?: { answerPings: boolean }) => {
+    const client = new RawClient(agent, options);
     clients.push(client);
     return client;
   };
 
   beforeEach(async () => {
-    ({ agents: [agent!] } = (await startLoopbackAgents(1, 1500)) as { agents: [RunningAgent] });
+    ({ agents: [agent!] } = (await startLoopbackAgents(1)) as { agents: [RunningAgent] });
   });
   afterEach(async () => {
     clients.splice(0).forEach((client) => client.ws.terminate());
@@ -56,9 +56,9 @@ describe('agent control protocol, over a real socket', () => {
     expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'reply' });
   });
 
-  async function beginAndListen(client: RawClient, port: number) {
+  async function beginAndListen(client: RawClient, port: number, ttlMs = 60_000) {
     await authenticate(client);
-    client.send({ type: 'begin', id: 2, runId: 'r1', runKey: makeRunKey(), ttlMs: 60_000 });
+    client.send({ type: 'begin', id: 2, runId: 'r1', runKey: makeRunKey(), ttlMs });
     await client.next((message) => message.id === 2);
     client.send({ type: 'listen', id: 3, listeners: [{ protocol: 'tcp', port }, { protocol: 'udp', port }] });
     return client.next((message) => message.id === 3);
@@ -79,23 +79,33 @@ describe('agent control protocol, over a real socket', () => {
     }
   });
 
+  it('closes every listener when the controller stops answering pings', async () => {
+    const port = await freePort(agent.host);
+    const client = connect({ answerPings: false });
+    const started = Date.now();
+    expect(await beginAndListen(client, port)).toMatchObject({ result: { listeners: [{ state: 'bound' }, { state: 'bound' }] } });
+    while (!(await canBind(agent.host, port)) && Date.now() - started < 4 * HEARTBEAT_MS) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await canBind(agent.host, port)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(HEARTBEAT_MS);
+  }, 15_000);
+
   it.each([
-    ['the controller ends the run', async (client: RawClient) => {
+    ['the controller ends the run', 60_000, async (client: RawClient) => {
       client.send({ type: 'end', id: 9 });
       expect(await client.next((message) => message.id === 9)).toMatchObject({ result: { closed: 2 } });
     }],
-    ['the controller goes away', async (client: RawClient) => client.ws.terminate()],
-    ['the run outlives its maximum lifetime', async (client: RawClient) => {
+    ['the controller goes away', 60_000, async (client: RawClient) => client.ws.terminate()],
+    ['the run outlives its maximum lifetime', 1500, async (client: RawClient) => {
       expect(await client.next((message) => message.code === 'run-expired', 4000)).toMatchObject({ id: null });
       expect(await client.closed()).toBe(CLOSE_CODES.runExpired);
     }],
-  ])('closes every listener when %s', async (_when, end) => {
+  ] as const)('closes every listener when %s', async (_when, ttlMs, end) => {
     const port = await freePort(agent.host);
     const client = connect();
-    expect(await beginAndListen(client, port)).toMatchObject({ result: { listeners: [{ state: 'bound' }, { state: 'bound' }] } });
+    expect(await beginAndListen(client, port, ttlMs)).toMatchObject({ result: { listeners: [{ state: 'bound' }, { state: 'bound' }] } });
     expect(await canBind(agent.host, port)).toBe(false);
     await end(client);
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 1000; // well inside the 60 s lifetime of the other cases
     while (!(await canBind(agent.host, port)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await canBind(agent.host, port)).toBe(true);
   });

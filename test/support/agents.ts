@@ -41,8 +41,9 @@ export class RawClient {
   closeCode: number | undefined;
   private waiters: (() => void)[] = [];
 
-  constructor(agent: RunningAgent) {
-    this.ws = new WebSocket(`ws://${agent.host}:${agent.port}/`);
+  /** `answerPings: false` plays a controller whose network has vanished without a word. */
+  constructor(agent: RunningAgent, { answerPings = true } = {}) {
+    this.ws = new WebSocket(`ws://${agent.host}:${agent.port}/`, { autoPong: answerPings });
     this.ws.on('message', (data) => {
       this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
       this.waiters.splice(0).forEach((wake) => wake());

@@ -26,6 +26,12 @@ import { AGENT_VERSION } from './version.js';
 /** How long a new connection has to prove the token before it is dropped. */
 const AUTH_TIMEOUT_MS = 10_000;
 
+/**
+ * How often the agent pings its controller. A controller whose network vanishes sends no FIN;
+ * two missed pongs (at most twice this) end the run and release its ports.
+ */
+export const HEARTBEAT_MS = 2500;
+
 export type SessionOptions = {
   token: string;
   /** The address temporary listeners bind to: the one the agent's control port is on. */
@@ -62,6 +68,8 @@ export class Session {
   private readonly challenge = makeChallenge();
   private authenticated = false;
   private authTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
+  private alive = true;
   private run: Run | undefined;
 
   constructor(
@@ -72,6 +80,12 @@ export class Session {
     ws.on('message', (data, isBinary) => void this.receive(isBinary ? '' : data.toString()));
     ws.on('close', () => void this.dispose());
     ws.on('error', () => ws.terminate());
+    ws.on('pong', () => (this.alive = true));
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) return ws.terminate();
+      this.alive = false;
+      ws.ping();
+    }, HEARTBEAT_MS);
     this.authTimer = setTimeout(() => this.drop(CLOSE_CODES.authTimeout, 'no authentication in time'), AUTH_TIMEOUT_MS);
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, challenge: this.challenge });
   }
@@ -79,6 +93,7 @@ export class Session {
   /** Ends the run and releases every port; safe to call more than once. */
   async dispose(): Promise<void> {
     clearTimeout(this.authTimer);
+    clearInterval(this.heartbeat);
     await this.endRun('connection closed');
   }
 
