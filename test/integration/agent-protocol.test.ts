@@ -19,7 +19,7 @@ describe('agent control protocol, over a real socket', () => {
   };
 
   beforeEach(async () => {
-    ({ agents: [agent!] } = (await startLoopbackAgents(1)) as { agents: [RunningAgent] });
+    agent = (await startLoopbackAgents(1)).agents[0]!;
   });
   afterEach(async () => {
     clients.splice(0).forEach((client) => client.ws.terminate());
