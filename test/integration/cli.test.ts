@@ -20,6 +20,20 @@ describe('preflight run, the command an engineer types', () => {
     );
   });
 
+  it('runs the README\'s first command: nec-symmetry on local agents, every agent-to-agent port open', async () => {
+    const json = path.join(scratch, 'nec.json');
+    const result = await runNode(PREFLIGHT, ['run', '--local', '--profile', 'nec-symmetry', '--json', json]);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const between = report.checks.filter((check: { to: string }) => check.to === 'primary' || check.to === 'secondary');
+    const privileged = between.filter((check: { port: number }) => check.port < 1024);
+    const isRoot = process.getuid?.() === 0;
+    // Only root may bind 135, 137, 139 and 445; anyone else sees them unverified, exit 4.
+    for (const check of between) expect(check.status).toBe(!isRoot && check.port < 1024 ? 'unverified' : 'open');
+    expect(privileged.length).toBeGreaterThan(0);
+    expect(report.checks.filter((check: { reason: string }) => check.reason === 'no-target')).toHaveLength(6);
+    expect(result.code).toBe(isRoot ? 0 : 4);
+  });
+
   it('names the node and the address when no agent answers, and prints no table (exit 3)', async () => {
     const [a, b] = [await freePort('127.0.0.1'), await freePort('127.0.0.2')];
     const json = path.join(scratch, 'unreachable.json');

@@ -4,6 +4,7 @@ import { PreflightError } from './errors.js';
 import { parseNode, type AgentNode } from './nodes.js';
 import { expandPorts } from './plan.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
+import { rolesOf } from './profile/schema.js';
 import { DEFAULTS, runCommand, type RunCommandOptions } from './run-command.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -59,7 +60,7 @@ profiles
     const table = new Table({ head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Required', 'Purpose'], wordWrap: true, colWidths: [22, 7, 14, 14, 14, 9, 10, 40] });
     for (const req of profile.requirements) {
       const ports = req.ports ? `${req.ports.join(', ')}${expandPorts(req.ports).length > 1 ? ` (${expandPorts(req.ports).length})` : ''}` : '';
-      table.push([req.id, req.protocol, ports, req.from, req.to, req.direction, req.required ? 'yes' : 'optional', req.purpose]);
+      table.push([req.id, req.protocol, ports, rolesOf(req.from).join(', '), rolesOf(req.to).join(', '), req.direction, req.required ? 'yes' : 'optional', req.purpose]);
     }
     console.log(table.toString());
   });

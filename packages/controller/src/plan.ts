@@ -1,7 +1,7 @@
 import type { ListenSpec, Transport } from '@preflight/protocol';
 import { UsageError } from './errors.js';
 import type { AgentNode } from './nodes.js';
-import type { Profile, Requirement } from './profile/schema.js';
+import { rolesOf, type Profile, type Requirement } from './profile/schema.js';
 
 export type Protocol = Requirement['protocol'];
 
@@ -49,6 +49,10 @@ export function expandPorts(ports: Requirement['ports']): number[] {
   return [...all];
 }
 
+/** The roles any requirement names, at either end. */
+export const rolesUsed = (profile: Profile): Set<string> =>
+  new Set(profile.requirements.flatMap((req) => [...rolesOf(req.from), ...rolesOf(req.to)]));
+
 /**
  * Every node a profile role needs must be given, and no node may claim a role the profile lacks.
  * Throws a UsageError that says which --node to add or fix.
@@ -64,7 +68,7 @@ export function checkNodesAgainstProfile(profile: Profile, nodes: readonly Agent
       throw new UsageError(`--node ${node.name}: profile ${profile.name} has no agent role "${node.role}" (its roles: ${agentRoles.join(', ')})`);
     }
   }
-  const used = new Set(profile.requirements.flatMap((req) => [req.from, req.to]));
+  const used = rolesUsed(profile);
   const missing = Object.entries(profile.roles)
     .filter(([name, role]) => role.kind === 'agent' && used.has(name) && !nodes.some((node) => node.role === name))
     .map(([name]) => name);
@@ -86,8 +90,13 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
 
   for (const req of profile.requirements) {
     const ports: (number | null)[] = req.protocol === 'icmp' ? [null] : expandPorts(req.ports);
-    const legs: [string, string][] = [[req.from, req.to]];
-    if (req.direction === 'both' && req.from !== req.to) legs.push([req.to, req.from]);
+    const legs: [string, string][] = [];
+    for (const from of rolesOf(req.from)) {
+      for (const to of rolesOf(req.to)) {
+        legs.push([from, to]);
+        if (req.direction === 'both' && from !== to) legs.push([to, from]);
+      }
+    }
 
     for (const [fromRole, toRole] of legs) {
       const external = profile.roles[toRole]?.kind === 'external';

@@ -3,7 +3,7 @@ import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protoco
 import { UsageError } from './errors.js';
 import { startLocalAgents, type LocalAgents } from './local-agents.js';
 import type { AgentNode } from './nodes.js';
-import { checkNodesAgainstProfile, planChecks } from './plan.js';
+import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';
 import { PEER_ROLE, profileFromPortSpecs } from './ports-spec.js';
 import { loadProfile } from './profile/load.js';
 import type { Profile } from './profile/schema.js';
@@ -74,7 +74,7 @@ function chooseProfile(options: RunCommandOptions): Profile {
 /** The agent roles a profile's requirements use, in the order the profile lists them. */
 function localRoles(profile: Profile): string[] {
   if (isAdHoc(profile)) return ['local1', 'local2'];
-  const used = new Set(profile.requirements.flatMap((req) => [req.from, req.to]));
+  const used = rolesUsed(profile);
   return Object.entries(profile.roles)
     .filter(([name, role]) => role.kind === 'agent' && used.has(name))
     .map(([name]) => name);

@@ -16,6 +16,11 @@ const portRange = z
     return low >= 1 && high <= 65535 && low <= high;
   }, 'a range runs from a low port to a higher one, within 1-65535');
 
+const roles = z.union([name, z.array(name).min(1)]);
+
+/** The roles a requirement's `from` or `to` names, as a list. */
+export const rolesOf = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+
 export const roleSchema = z
   .object({
     description: z.string().min(1),
@@ -31,10 +36,10 @@ export const requirementSchema = z
     protocol: z.enum(['tcp', 'udp', 'icmp']),
     /** Ports and "LOW-HIGH" ranges; absent for icmp. */
     ports: z.array(z.union([port, portRange])).min(1).optional(),
-    /** The role that opens the connection or sends the datagram. */
-    from: name,
-    /** The role that receives it. */
-    to: name,
+    /** The role, or roles, that open the connection or send the datagram. */
+    from: roles,
+    /** The role, or roles, that receive it. */
+    to: roles,
     /** `both`: also checked from `to` to `from`. */
     direction: z.enum(['both', 'one-way']).default('both'),
     purpose: z.string().min(1),
@@ -66,9 +71,9 @@ export const profileSchema = z
       if (seen.has(req.id)) ctx.addIssue({ code: 'custom', path: at('id'), message: `id "${req.id}" is used twice` });
       seen.add(req.id);
       for (const end of ['from', 'to'] as const) {
-        if (!(req[end] in profile.roles)) {
+        for (const role of rolesOf(req[end]).filter((each) => !(each in profile.roles))) {
           const known = Object.keys(profile.roles).join(', ');
-          ctx.addIssue({ code: 'custom', path: at(end), message: `role "${req[end]}" is not in roles (${known})` });
+          ctx.addIssue({ code: 'custom', path: at(end), message: `role "${role}" is not in roles (${known})` });
         }
       }
       if (req.protocol === 'icmp' && req.ports) {
