@@ -19,6 +19,7 @@ import {
   type RequestType,
 } from '@preflight/protocol';
 import { ListenerSet } from './listeners.js';
+import { probeIcmp } from './probe-icmp.js';
 import { probeTcp } from './probe-tcp.js';
 import { probeUdp } from './probe-udp.js';
 import { AGENT_VERSION } from './version.js';
@@ -160,10 +161,12 @@ export class Session {
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
     const run = this.requireRun();
     const limit = pLimit(request.concurrency);
-    const probeOne = (order: ProbeOrder): Promise<ProbeResult> =>
-      order.protocol === 'tcp'
-        ? probeTcp(order, run.runKey, run.probes.signal)
-        : probeUdp(order, run.runKey, run.probes.signal);
+    const probers = {
+      tcp: (order: ProbeOrder) => probeTcp(order, run.runKey, run.probes.signal),
+      udp: (order: ProbeOrder) => probeUdp(order, run.runKey, run.probes.signal),
+      icmp: (order: ProbeOrder) => probeIcmp(order, run.probes.signal),
+    } satisfies Record<ProbeOrder['protocol'], (order: ProbeOrder) => Promise<ProbeResult>>;
+    const probeOne = (order: ProbeOrder) => probers[order.protocol](order);
     await Promise.all(
       request.probes.map((order) =>
         limit(async () => {

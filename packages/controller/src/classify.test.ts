@@ -31,6 +31,7 @@ const makeEvidence = (observation?: ProbeObservation, overrides: Partial<CheckEv
 
 const udp = makeCheck({ protocol: 'udp', key: 'a->b/udp/1801' });
 const udpBound: ListenResult = { ...bound, protocol: 'udp' };
+const icmp = makeCheck({ protocol: 'icmp', port: null, key: 'a->b/icmp' });
 
 describe('classify', () => {
   it.each<[string, PlannedCheck, CheckEvidence, string, string]>([
@@ -54,7 +55,11 @@ describe('classify', () => {
     ['UDP ICMP port unreachable', udp, makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { listen: udpBound }), 'blocked', 'rejected'],
     ['UDP answered but unreported', udp, makeEvidence({ kind: 'verified' }, { listen: udpBound }), 'not-tested', 'agent-lost'],
     ['an external target', makeCheck({ target: 'external' }), makeEvidence(), 'not-tested', 'no-target'],
-    ['ICMP', makeCheck({ protocol: 'icmp', port: null }), makeEvidence(), 'not-tested', 'not-supported'],
+    ['ICMP echo reply', icmp, makeEvidence({ kind: 'verified' }, { listen: undefined }), 'open', 'verified'],
+    ['ICMP no reply', icmp, makeEvidence({ kind: 'no-answer' }, { listen: undefined }), 'blocked', 'filtered'],
+    ['ICMP prohibited', icmp, makeEvidence({ kind: 'unreachable', code: 'ICMP-PROHIBITED' }, { listen: undefined }), 'blocked', 'rejected'],
+    ['ICMP, pinger lost after the reply', icmp, makeEvidence({ kind: 'verified' }, { listen: undefined, sender: { state: 'lost', detail: 'x' } }), 'open', 'verified'],
+    ['ICMP, pinger lost before', icmp, makeEvidence(undefined, { listen: undefined, sender: { state: 'lost', detail: 'x' } }), 'not-tested', 'agent-lost'],
   ])('%s', (_label, check, evidence, status, reason) => {
     expect(classify(check, evidence)).toMatchObject({ status, reason });
   });

@@ -31,7 +31,6 @@ export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOut
   if (check.target === 'external') {
     return notTested('no-target', `${check.to} runs no agent: this version checks agent-to-agent paths only`);
   }
-  if (check.protocol === 'icmp') return notTested('not-supported', 'ICMP echo is not checked by this version');
 
   for (const [side, standing] of [['sender', evidence.sender], ['receiver', evidence.receiver]] as const) {
     if (standing.state !== 'ok') {
@@ -43,6 +42,9 @@ export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOut
     }
   }
   const { listen, probe } = evidence;
+  if (check.protocol === 'icmp') {
+    return probe ? classifyObservation(check, probe) : notTested('agent-lost', `${check.from} never reported its ping`);
+  }
   if (!listen) return notTested('agent-lost', `${check.to} never reported its listener`);
   if (check.protocol === 'udp' && evidence.udpReceived && listen.state === 'bound') {
     return { status: 'open', reason: 'verified', detail: `${check.to} received the datagram` };
@@ -68,7 +70,9 @@ function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutc
       return check.protocol === 'udp'
         ? // The answer came back, yet the receiver's report did not: it was lost with the agent.
           notTested('agent-lost', `${check.to} answered but never reported the datagram`)
-        : { status: 'open', reason: 'verified', detail: `handshake verified in ${probe.elapsedMs} ms` };
+        : check.protocol === 'icmp'
+          ? { status: 'open', reason: 'verified', detail: `echo reply in ${probe.elapsedMs} ms` }
+          : { status: 'open', reason: 'verified', detail: `handshake verified in ${probe.elapsedMs} ms` };
     case 'mismatch':
       return {
         status: 'unverified',
@@ -87,7 +91,9 @@ function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutc
         detail:
           check.protocol === 'udp'
             ? `${probe.attempts} datagrams sent, none reached ${check.to} in ${probe.elapsedMs} ms`
-            : `no answer in ${probe.elapsedMs} ms (${probe.attempts} attempts)`,
+            : check.protocol === 'icmp'
+              ? `no echo reply in ${probe.elapsedMs} ms`
+              : `no answer in ${probe.elapsedMs} ms (${probe.attempts} attempts)`,
       };
     case 'error':
       return notTested('probe-error', `${check.from} could not probe: ${seen.code} ${seen.message}`);
@@ -96,6 +102,7 @@ function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutc
 
 /** Whether the evidence already decides the check, whatever happened to an agent afterwards. */
 function isComplete(check: PlannedCheck, evidence: CheckEvidence): boolean {
+  if (check.protocol === 'icmp') return evidence.probe !== undefined;
   if (!evidence.listen || !evidence.probe) return evidence.udpReceived && evidence.listen?.state === 'bound';
   return !(check.protocol === 'udp' && evidence.probe.observation.kind === 'verified' && !evidence.udpReceived);
 }

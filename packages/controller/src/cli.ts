@@ -28,7 +28,7 @@ program
   .command('run')
   .description('check every port of a profile (or of --ports) in both directions between the agents')
   .option('--profile <name|path>', 'a built-in profile (see `preflight profiles list`) or a profile file')
-  .option('--ports <proto:ports>', 'ad-hoc ports instead of a profile, e.g. tcp:1801,29001-29007 (repeatable)', collect(String), [])
+  .option('--ports <proto:ports>', 'ad-hoc ports instead of a profile, e.g. tcp:1801,29001-29007, udp:3527 or icmp (repeatable)', collect(String), [])
   .option('--node <role=host[:port]>', 'an agent to use, by role (repeatable)', collect(parseNode), [])
   .option('--local', 'start one agent per role on this machine (127.0.0.1, 127.0.0.2, ...) and check them')
   .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')

@@ -7,6 +7,7 @@
  * - unverified: we could not listen (port in use, permission), or something other than our
  *   listener answered; `evidence` keeps what the probe still showed of the path.
  * - not-tested: nothing was learnt about the path (agent unreachable or lost, no target).
+ * For ICMP, open means an echo reply came back; there is no listener of ours to prove.
  */
 export type CheckOutcome =
   | { status: 'open'; reason: 'verified'; detail: string }
@@ -29,16 +30,15 @@ export type CheckStatus = CheckOutcome['status'];
 export type PathEvidence = 'reachable' | 'filtered' | 'rejected' | 'none';
 
 /**
- * Why nothing was learnt. `no-target` and `not-supported` are limits of the check, not of the run:
- * they never fail it. The others mean the run did not complete.
+ * Why nothing was learnt. `no-target` (the target runs no agent) is a limit of the check, not of
+ * the run: it never fails it. The others mean the run did not complete.
  */
 export type NotTestedReason =
   | 'agent-unreachable'
   | 'agent-lost'
   | 'auth-failed'
   | 'probe-error'
-  | 'no-target'
-  | 'not-supported';
+  | 'no-target';
 
 /** Reasons that mean the run did not complete (exit code 3). */
 export const INCOMPLETE_REASONS: ReadonlySet<NotTestedReason> = new Set([

@@ -190,15 +190,16 @@ function orderProbes(
   const hostOf = new Map(nodes.map((node) => [node.name, node.host]));
   const orders = new Map<string, ProbeOrder[]>();
   for (const check of checks) {
-    if (check.target !== 'agent' || check.protocol === 'icmp' || check.port === null) continue;
+    if (check.target !== 'agent') continue;
     if (standings.get(check.from)?.state !== 'ok' || standings.get(check.to)?.state !== 'ok') continue;
-    if (!listens.has(`${check.to}|${check.protocol}/${check.port}`)) continue;
+    // ICMP echo needs no listener: the peer's own stack answers.
+    if (check.protocol !== 'icmp' && !listens.has(`${check.to}|${check.protocol}/${check.port}`)) continue;
     const list = orders.get(check.from) ?? [];
     list.push({
       key: check.key,
       protocol: check.protocol,
       host: hostOf.get(check.to)!,
-      port: check.port,
+      port: check.port ?? 0,
       nonce: makeNonce(),
       timeoutMs,
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.js';
-import { listenResultSchema, probeResultSchema, transportSchema } from './observations.js';
+import { listenResultSchema, probeProtocolSchema, probeResultSchema, transportSchema } from './observations.js';
 
 const port = z.number().int().min(1).max(65535);
 const requestId = z.number().int().nonnegative();
@@ -13,9 +13,10 @@ export type ListenSpec = z.infer<typeof listenSpecSchema>;
 /** One probe the controller orders an agent to make; `key` ties the result to its check. */
 export const probeOrderSchema = z.object({
   key: z.string().min(1).max(200),
-  protocol: transportSchema,
+  protocol: probeProtocolSchema,
   host: z.string().min(1).max(255),
-  port,
+  /** 0 for ICMP. */
+  port: z.number().int().min(0).max(65535),
   nonce: hex(16),
   timeoutMs: z.number().int().min(50).max(120_000),
 });

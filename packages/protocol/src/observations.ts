@@ -9,6 +9,10 @@ export type Transport = z.infer<typeof transportSchema>;
  * `in-use`: another program holds the port; `denied`: the OS refused (privileged port);
  * `failed`: any other error (the address is not on this host, too many open files).
  */
+/** What an agent can probe: a transport, or ICMP echo (which needs no listener on the peer). */
+export const probeProtocolSchema = z.enum(['tcp', 'udp', 'icmp']);
+export type ProbeProtocol = z.infer<typeof probeProtocolSchema>;
+
 export const listenStateSchema = z.enum(['bound', 'in-use', 'denied', 'failed']);
 export type ListenState = z.infer<typeof listenStateSchema>;
 
@@ -25,7 +29,8 @@ export type ListenResult = z.infer<typeof listenResultSchema>;
 
 /**
  * What the wire showed the sending agent: the observation, never the verdict.
- * - `verified`: our listener answered the nonce (TCP handshake, or UDP acknowledgement).
+ * - `verified`: our listener answered the nonce (TCP handshake, or UDP acknowledgement), or
+ *   (ICMP) the peer answered an echo request.
  * - `mismatch`: TCP connected, but what answered did not prove itself to be our listener.
  * - `refused`: TCP reset, or ICMP port unreachable (ECONNREFUSED).
  * - `unreachable`: ICMP host, network or administratively prohibited.
@@ -47,7 +52,7 @@ export type ProbeObservation = z.infer<typeof probeObservationSchema>;
 
 export const probeResultSchema = z.object({
   key: z.string(),
-  protocol: transportSchema,
+  protocol: probeProtocolSchema,
   observation: probeObservationSchema,
   /** Connection attempts (TCP) or datagrams (UDP) sent. */
   attempts: z.number().int(),

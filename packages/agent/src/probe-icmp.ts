@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import type { ProbeObservation, ProbeOrder, ProbeResult } from '@preflight/protocol';
+
+/**
+ * Echo requests go out every 200 ms, the shortest interval iputils allows an unprivileged user,
+ * so one lost request or reply costs a fifth of a second, not the verdict.
+ */
+const ECHO_INTERVAL_S = 0.2;
+
+/** How the platform's own `ping` is asked to keep pinging until `seconds` have passed. */
+export function pingCommand(platform: NodeJS.Platform, host: string, timeoutMs: number): string[] {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  if (platform === 'win32') return ['ping', '-n', String(seconds), '-w', '1000', host];
+  if (platform === 'darwin') return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-t', String(seconds), host];
+  return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-w', String(seconds), host];
+}
+
+/**
+ * What one line of `ping` output says, or null for a line that says nothing yet. A reply carries
+ * a TTL on every platform and in every language Windows speaks; ICMP errors name themselves.
+ */
+export function readPingLine(line: string): ProbeObservation | null {
+  if (/ttl[=:]/i.test(line) && !/unreachable|prohibited|filtered/i.test(line)) return { kind: 'verified' };
+  if (/prohibited|filtered/i.test(line)) return { kind: 'unreachable', code: 'ICMP-PROHIBITED' };
+  if (/unreachable/i.test(line)) return { kind: 'unreachable', code: 'ICMP-UNREACHABLE' };
+  if (/operation not permitted|permission denied/i.test(line)) return { kind: 'local-denied', code: 'EPERM' };
+  return null;
+}
+
+/**
+ * Pings a peer with the OS's own `ping` (no raw sockets, nothing to compile) until the first
+ * answer, an ICMP error, or the timeout. Never rejects: every failure is an observation.
+ */
+export function probeIcmp(order: ProbeOrder, signal: AbortSignal): Promise<ProbeResult> {
+  const started = performance.now();
+  const [command, ...args] = pingCommand(process.platform, order.host, order.timeoutMs);
+  return new Promise((resolve) => {
+    let settled = false;
+    let buffered = '';
+    let requests = 0;
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const finish = (observation: ProbeObservation) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (child.exitCode === null) child.kill();
+      const elapsedMs = Math.round(performance.now() - started);
+      resolve({ key: order.key, protocol: 'icmp', observation, attempts: Math.max(1, requests), elapsedMs });
+    };
+    const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });
+    // ping keeps its own deadline; this one only guards against a ping that hangs.
+    const timer = setTimeout(() => finish({ kind: 'no-answer' }), order.timeoutMs + 1000);
+    signal.addEventListener('abort', onAbort);
+    const read = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split(/\r?\n/);
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        requests = Math.max(requests, Number(line.match(/icmp_seq=(\d+)/)?.[1] ?? 0));
+        const observation = readPingLine(line);
+        if (observation) return finish(observation);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      finish({ kind: 'error', code: error.code ?? 'ENOENT', message: `cannot run ping: ${error.message}` }),
+    );
+    child.once('close', () => {
+      if (buffered) read(Buffer.from('\n'));
+      finish({ kind: 'no-answer' });
+    });
+  });
+}
