@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { RunningAgent } from '@preflight/agent';
-import { planChecks, profileFromPortSpecs, runPlan, type AgentNode, type CheckResult } from '@preflight/controller';
+import dnsPacket from 'dns-packet';
+import { planChecks, profileFromPortSpecs, profileSchema, runPlan, summarize, type AgentNode, type CheckResult } from '@preflight/controller';
 import { TEST_TOKEN, freePort, startLoopbackAgents } from '../support/agents.js';
 
 const options = { token: TEST_TOKEN, timeoutMs: 1000, concurrency: 50, ttlMs: 60_000 };
@@ -61,6 +62,38 @@ describe('a run between real agents on loopback', () => {
       state: 'unreachable',
       detail: expect.stringContaining(`127.0.0.3:${absent.port}`),
     });
+  });
+
+  it('checks targets that run no agent with a real query, from every agent the profile assigns', async () => {
+    const dns = dgram.createSocket('udp4');
+    dns.on('message', (query, peer) => {
+      const { id, questions } = dnsPacket.decode(query);
+      dns.send(dnsPacket.encode({ type: 'response', id, questions, answers: [] }), peer.port, peer.address);
+    });
+    await new Promise<void>((resolve) => dns.bind(0, '127.0.0.9', resolve));
+    const profile = profileSchema.parse({
+      format: 'preflight-profile/1',
+      name: 'targets',
+      title: 'Targets',
+      version: '1',
+      roles: { peer: { description: 'server' }, 'dns-server': { description: 'DNS', kind: 'external' }, sql: { description: 'SQL', kind: 'external' } },
+      requirements: [
+        { id: 'dns', protocol: 'udp', ports: [53], from: 'peer', to: 'dns-server', direction: 'one-way', purpose: 'DNS', source: 's' },
+        { id: 'sql', protocol: 'tcp', ports: [1433], from: 'peer', to: 'sql', direction: 'one-way', purpose: 'SQL', source: 's' },
+      ],
+    });
+    try {
+      const targets = [{ role: 'dns-server', host: '127.0.0.9', port: dns.address().port }];
+      const result = await runPlan(planChecks(profile, nodes), nodes, { ...options, targets });
+      expect(byKey(result.checks)).toMatchObject({
+        'n1->dns-server/udp/53': { status: 'open', reason: 'answered', detail: expect.stringContaining('DNS answered (NOERROR)') },
+        'n2->dns-server/udp/53': { status: 'open', reason: 'answered' },
+        'n1->sql/tcp/1433': { status: 'not-tested', reason: 'no-target' },
+      });
+      expect(summarize(result.checks).exitCode).toBe(0);
+    } finally {
+      dns.close();
+    }
   });
 
   it('marks every check not-tested when the token is wrong', async () => {

@@ -25,7 +25,7 @@ describe('reading ping', () => {
 
 describe('probeIcmp', () => {
   it('hears the echo reply of a loopback address', async () => {
-    const order = { key: 'a->b/icmp', protocol: 'icmp' as const, host: '127.0.0.2', port: 0, nonce: makeNonce(), timeoutMs: 2000 };
+    const order = { key: 'a->b/icmp', protocol: 'icmp' as const, method: 'echo' as const, host: '127.0.0.2', port: 0, nonce: makeNonce(), timeoutMs: 2000 };
     const result = await probeIcmp(order, new AbortController().signal);
     expect(result.observation).toEqual({ kind: 'verified' });
     expect(result.elapsedMs).toBeLessThan(1500);

@@ -18,6 +18,7 @@ async function freePort(): Promise<number> {
 const order = (protocol: 'tcp' | 'udp', port: number, timeoutMs = 600): ProbeOrder => ({
   key: `a->b/${protocol}/${port}`,
   protocol,
+  method: 'handshake',
   host: HOST,
   port,
   nonce: makeNonce(),

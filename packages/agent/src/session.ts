@@ -20,6 +20,7 @@ import {
 } from '@preflight/protocol';
 import { ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
+import { probeTarget } from './probe-target.js';
 import { probeTcp } from './probe-tcp.js';
 import { probeUdp } from './probe-udp.js';
 import { AGENT_VERSION } from './version.js';
@@ -161,12 +162,17 @@ export class Session {
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
     const run = this.requireRun();
     const limit = pLimit(request.concurrency);
-    const probers = {
-      tcp: (order: ProbeOrder) => probeTcp(order, run.runKey, run.probes.signal),
-      udp: (order: ProbeOrder) => probeUdp(order, run.runKey, run.probes.signal),
-      icmp: (order: ProbeOrder) => probeIcmp(order, run.probes.signal),
-    } satisfies Record<ProbeOrder['protocol'], (order: ProbeOrder) => Promise<ProbeResult>>;
-    const probeOne = (order: ProbeOrder) => probers[order.protocol](order);
+    const { runKey, probes } = run;
+    const probeOne = (order: ProbeOrder): Promise<ProbeResult> => {
+      switch (order.method) {
+        case 'handshake':
+          return order.protocol === 'udp' ? probeUdp(order, runKey, probes.signal) : probeTcp(order, runKey, probes.signal);
+        case 'echo':
+          return probeIcmp(order, probes.signal);
+        default:
+          return probeTarget(order, probes.signal);
+      }
+    };
     await Promise.all(
       request.probes.map((order) =>
         limit(async () => {

@@ -16,6 +16,7 @@ const makeCheck = (overrides: Partial<PlannedCheck> = {}): PlannedCheck => ({
   required: true,
   expect: 'open',
   target: 'agent',
+  method: 'handshake',
   ...overrides,
 });
 
@@ -31,7 +32,10 @@ const makeEvidence = (observation?: ProbeObservation, overrides: Partial<CheckEv
 
 const udp = makeCheck({ protocol: 'udp', key: 'a->b/udp/1801' });
 const udpBound: ListenResult = { ...bound, protocol: 'udp' };
-const icmp = makeCheck({ protocol: 'icmp', port: null, key: 'a->b/icmp' });
+const icmp = makeCheck({ protocol: 'icmp', port: null, key: 'a->b/icmp', method: 'echo' });
+const dns = makeCheck({ protocol: 'udp', port: 53, key: 'a->dns/udp/53', to: 'dns', target: 'external', method: 'dns' });
+const external = (observation?: ProbeObservation, overrides: Partial<CheckEvidence> = {}) =>
+  makeEvidence(observation, { listen: undefined, targetAddress: '10.1.1.2', ...overrides });
 
 describe('classify', () => {
   it.each<[string, PlannedCheck, CheckEvidence, string, string]>([
@@ -54,7 +58,12 @@ describe('classify', () => {
     ['UDP never reported', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound }), 'blocked', 'filtered'],
     ['UDP ICMP port unreachable', udp, makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { listen: udpBound }), 'blocked', 'rejected'],
     ['UDP answered but unreported', udp, makeEvidence({ kind: 'verified' }, { listen: udpBound }), 'not-tested', 'agent-lost'],
-    ['an external target', makeCheck({ target: 'external' }), makeEvidence(), 'not-tested', 'no-target'],
+    ['a target not named with --target', dns, makeEvidence(undefined, { listen: undefined }), 'not-tested', 'no-target'],
+    ['a UDP target with no known query', { ...dns, port: 1434, method: null }, external(), 'not-tested', 'no-query'],
+    ['a DNS answer', dns, external({ kind: 'answered', what: 'DNS answered (REFUSED)' }), 'open', 'answered'],
+    ['DNS silent', dns, external({ kind: 'no-answer' }), 'blocked', 'filtered'],
+    ['DNS port unreachable', dns, external({ kind: 'refused', code: 'ECONNREFUSED' }), 'blocked', 'rejected'],
+    ['a target, sender unreachable', dns, external(undefined, { sender: { state: 'unreachable', detail: 'x' } }), 'not-tested', 'agent-unreachable'],
     ['ICMP echo reply', icmp, makeEvidence({ kind: 'verified' }, { listen: undefined }), 'open', 'verified'],
     ['ICMP no reply', icmp, makeEvidence({ kind: 'no-answer' }, { listen: undefined }), 'blocked', 'filtered'],
     ['ICMP prohibited', icmp, makeEvidence({ kind: 'unreachable', code: 'ICMP-PROHIBITED' }, { listen: undefined }), 'blocked', 'rejected'],

@@ -17,6 +17,8 @@ export type CheckEvidence = {
   probe?: ProbeResult;
   /** UDP: the receiving agent reported the datagram over its control channel. */
   udpReceived: boolean;
+  /** A target that runs no agent: the address given with --target, if any. */
+  targetAddress?: string;
 };
 
 const STANDING_REASON = { unreachable: 'agent-unreachable', lost: 'agent-lost', 'auth-failed': 'auth-failed' } as const;
@@ -29,7 +31,10 @@ const notTested = (reason: NotTestedReason, detail: string): CheckOutcome => ({ 
  */
 export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOutcome {
   if (check.target === 'external') {
-    return notTested('no-target', `${check.to} runs no agent: this version checks agent-to-agent paths only`);
+    if (!evidence.targetAddress) return notTested('no-target', `${check.to} runs no agent: name it with --target ${check.to}=HOST to check it`);
+    if (!check.method) {
+      return notTested('no-query', `no query is known for ${check.protocol}/${check.port}: a silent target proves nothing, so check it by hand`);
+    }
   }
 
   for (const [side, standing] of [['sender', evidence.sender], ['receiver', evidence.receiver]] as const) {
@@ -42,8 +47,8 @@ export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOut
     }
   }
   const { listen, probe } = evidence;
-  if (check.protocol === 'icmp') {
-    return probe ? classifyObservation(check, probe) : notTested('agent-lost', `${check.from} never reported its ping`);
+  if (check.protocol === 'icmp' || check.target === 'external') {
+    return probe ? classifyObservation(check, probe) : notTested('agent-lost', `${check.from} never reported its probe`);
   }
   if (!listen) return notTested('agent-lost', `${check.to} never reported its listener`);
   if (check.protocol === 'udp' && evidence.udpReceived && listen.state === 'bound') {
@@ -66,6 +71,8 @@ export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOut
 function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutcome {
   const seen = probe.observation;
   switch (seen.kind) {
+    case 'answered':
+      return { status: 'open', reason: 'answered', detail: `${seen.what} in ${probe.elapsedMs} ms` };
     case 'verified':
       return check.protocol === 'udp'
         ? // The answer came back, yet the receiver's report did not: it was lost with the agent.
@@ -102,7 +109,7 @@ function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutc
 
 /** Whether the evidence already decides the check, whatever happened to an agent afterwards. */
 function isComplete(check: PlannedCheck, evidence: CheckEvidence): boolean {
-  if (check.protocol === 'icmp') return evidence.probe !== undefined;
+  if (check.protocol === 'icmp' || check.target === 'external') return evidence.probe !== undefined;
   if (!evidence.listen || !evidence.probe) return evidence.udpReceived && evidence.listen?.state === 'bound';
   return !(check.protocol === 'udp' && evidence.probe.observation.kind === 'verified' && !evidence.udpReceived);
 }
@@ -110,6 +117,7 @@ function isComplete(check: PlannedCheck, evidence: CheckEvidence): boolean {
 function evidenceOf(seen: ProbeObservation, protocol: PlannedCheck['protocol']): PathEvidence {
   switch (seen.kind) {
     case 'verified':
+    case 'answered':
     case 'mismatch':
       return 'reachable';
     case 'refused':
@@ -129,6 +137,8 @@ export function describe(seen: ProbeObservation): string {
   switch (seen.kind) {
     case 'verified':
       return 'our listener answered';
+    case 'answered':
+      return seen.what;
     case 'mismatch':
       return seen.received ? `connected, but the answer was not ours ("${seen.received}")` : 'connected, but nothing answered the handshake';
     case 'refused':

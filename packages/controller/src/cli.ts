@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
-import { parseNode, type AgentNode } from './nodes.js';
+import { parseNode, parseTarget, type AgentNode } from './nodes.js';
 import { expandPorts } from './plan.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
 import { rolesOf } from './profile/schema.js';
@@ -30,6 +30,7 @@ program
   .option('--profile <name|path>', 'a built-in profile (see `preflight profiles list`) or a profile file')
   .option('--ports <proto:ports>', 'ad-hoc ports instead of a profile, e.g. tcp:1801,29001-29007, udp:3527 or icmp (repeatable)', collect(String), [])
   .option('--node <role=host[:port]>', 'an agent to use, by role (repeatable)', collect(parseNode), [])
+  .option('--target <role=host[:port]>', 'a server that runs no agent, for an external role of the profile (repeatable)', collect(parseTarget), [])
   .option('--local', 'start one agent per role on this machine (127.0.0.1, 127.0.0.2, ...) and check them')
   .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')
   .option('--json <file>', 'write the JSON report to FILE (- for standard output)')

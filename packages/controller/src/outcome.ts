@@ -1,7 +1,8 @@
 /**
  * What a check found, as the engineer reads it. The status says what to act on; the reason says
  * why; the detail says what was seen on the wire, for a human.
- * - open: our listener answered the nonce.
+ * - open: our listener answered the nonce (`verified`), or a target that runs no agent answered
+ *   as its service should (`answered`).
  * - blocked: `filtered` (no answer) or `rejected` (reset, ICMP unreachable, or the sender's own
  *   firewall) while our listener was up.
  * - unverified: we could not listen (port in use, permission), or something other than our
@@ -10,7 +11,7 @@
  * For ICMP, open means an echo reply came back; there is no listener of ours to prove.
  */
 export type CheckOutcome =
-  | { status: 'open'; reason: 'verified'; detail: string }
+  | { status: 'open'; reason: 'verified' | 'answered'; detail: string }
   | { status: 'blocked'; reason: 'filtered' | 'rejected'; detail: string }
   | {
       status: 'unverified';
@@ -30,15 +31,17 @@ export type CheckStatus = CheckOutcome['status'];
 export type PathEvidence = 'reachable' | 'filtered' | 'rejected' | 'none';
 
 /**
- * Why nothing was learnt. `no-target` (the target runs no agent) is a limit of the check, not of
- * the run: it never fails it. The others mean the run did not complete.
+ * Why nothing was learnt. `no-target` (a target that runs no agent was not named with --target)
+ * and `no-query` (no query is known for that UDP port) are limits of the check, not of the run:
+ * they never fail it. The others mean the run did not complete.
  */
 export type NotTestedReason =
   | 'agent-unreachable'
   | 'agent-lost'
   | 'auth-failed'
   | 'probe-error'
-  | 'no-target';
+  | 'no-target'
+  | 'no-query';
 
 /** Reasons that mean the run did not complete (exit code 3). */
 export const INCOMPLETE_REASONS: ReadonlySet<NotTestedReason> = new Set([

@@ -1,4 +1,4 @@
-import type { ListenSpec, Transport } from '@preflight/protocol';
+import type { ListenSpec, ProbeMethod, Transport } from '@preflight/protocol';
 import { UsageError } from './errors.js';
 import type { AgentNode } from './nodes.js';
 import { rolesOf, type Profile, type Requirement } from './profile/schema.js';
@@ -25,7 +25,22 @@ export type PlannedCheck = {
   expect: 'open' | 'closed';
   /** `agent`: a listener on `to` and a probe from `from`; `external`: `to` runs no agent. */
   target: 'agent' | 'external';
+  /** How the probe checks the path; null where no query is known for a target's UDP port. */
+  method: ProbeMethod | null;
 };
+
+/**
+ * How to check a path. To an agent: its listener's handshake (ICMP: echo). To a target that runs
+ * no agent, the way the service's own clients would: DNS and NTP with a real query; any other TCP
+ * port with a connection. Other UDP ports have no query we could expect an answer to: null.
+ */
+export function probeMethod(external: boolean, protocol: Protocol, port: number | null): ProbeMethod | null {
+  if (protocol === 'icmp') return 'echo';
+  if (!external) return 'handshake';
+  if (port === 53) return 'dns';
+  if (protocol === 'udp') return port === 123 ? 'ntp' : null;
+  return 'connect';
+}
 
 /** Every check, and the listeners each node must open for them (one per port, for both directions). */
 export type Plan = {
@@ -128,6 +143,7 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
               required: req.required,
               expect: req.expect,
               target: external ? 'external' : 'agent',
+              method: probeMethod(external, req.protocol, port),
             });
             if (!external && port !== null && req.protocol !== 'icmp') {
               const specs = listeners.get(receiver.name) ?? new Map<string, ListenSpec>();

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { UsageError } from './errors.js';
 import { startLocalAgents, type LocalAgents } from './local-agents.js';
-import type { AgentNode } from './nodes.js';
+import type { AgentNode, Target } from './nodes.js';
 import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';
 import { PEER_ROLE, profileFromPortSpecs } from './ports-spec.js';
 import { loadProfile } from './profile/load.js';
@@ -19,6 +19,7 @@ export type RunCommandOptions = {
   profile?: string;
   ports: string[];
   node: AgentNode[];
+  target: Target[];
   local?: boolean;
   token?: string;
   json?: string;
@@ -39,6 +40,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const token = local?.token ?? options.token ?? process.env.PREFLIGHT_TOKEN;
     if (!token) throw new UsageError('give the agents\' token with --token or PREFLIGHT_TOKEN (each agent prints it when it starts)');
     checkNodesAgainstProfile(profile, nodes);
+    checkTargetsAgainstProfile(profile, options.target);
 
     const plan = planChecks(profile, nodes);
     const run = await runPlan(plan, nodes, {
@@ -46,6 +48,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       timeoutMs: options.timeout,
       concurrency: options.concurrency,
       ttlMs: DEFAULT_RUN_TTL_MS,
+      targets: options.target,
     });
     const report = buildReport(profile, run, { timeoutMs: options.timeout, concurrency: options.concurrency });
 
@@ -69,6 +72,16 @@ function chooseProfile(options: RunCommandOptions): Profile {
   if (options.profile) return loadProfile(options.profile);
   if (options.ports.length > 0) return profileFromPortSpecs(options.ports);
   throw new UsageError('say what to check: --profile NAME (e.g. nec-symmetry) or --ports tcp:1801,3725');
+}
+
+function checkTargetsAgainstProfile(profile: Profile, targets: readonly Target[]): void {
+  const external = Object.entries(profile.roles).filter(([, role]) => role.kind === 'external').map(([name]) => name);
+  for (const target of targets) {
+    if (!external.includes(target.role)) {
+      const known = external.length > 0 ? `its external roles: ${external.join(', ')}` : 'it has no external roles';
+      throw new UsageError(`--target ${target.role}: profile ${profile.name} has no external role "${target.role}" (${known})`);
+    }
+  }
 }
 
 /** The agent roles a profile's requirements use, in the order the profile lists them. */

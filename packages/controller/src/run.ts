@@ -9,7 +9,7 @@ import {
 } from '@preflight/protocol';
 import { AgentConnectError, AgentConnection } from './agent-client.js';
 import { classify, type AgentStanding } from './classify.js';
-import type { AgentNode } from './nodes.js';
+import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
 import type { Plan, PlannedCheck } from './plan.js';
 
@@ -32,6 +32,8 @@ export type RunOptions = {
   concurrency: number;
   /** How long agents keep their listeners if this controller vanishes without a word. */
   ttlMs: number;
+  /** Targets that run no agent, by the profile's external role. */
+  targets?: readonly Target[];
 };
 
 /** How a node took part in the run. */
@@ -95,7 +97,8 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const probeClock = performance.now();
     const probes = new Map<string, ProbeResult>();
     const received = new Set<string>();
-    const ordersBySender = orderProbes(plan.checks, nodes, standings, listens, options.timeoutMs);
+    const targets = new Map((options.targets ?? []).map((target) => [target.role, target]));
+    const ordersBySender = orderProbes(plan.checks, nodes, targets, standings, listens, options.timeoutMs);
     const checkByNonce = new Map([...ordersBySender.values()].flat().map((order) => [`${order.port}/${order.nonce}`, order.key]));
     for (const connection of connections) {
       connection.probeResult = (result) => probes.set(result.key, result);
@@ -128,6 +131,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
         listen: listens.get(`${check.to}|${check.protocol}/${check.port}`),
         probe: probes.get(check.key),
         udpReceived: received.has(check.key),
+        targetAddress: targets.get(check.to)?.host,
       });
       return { ...check, outcome, verdict: judge(check.expect, outcome), elapsedMs: probes.get(check.key)?.elapsedMs };
     });
@@ -183,6 +187,7 @@ async function eachAgent(
 function orderProbes(
   checks: readonly PlannedCheck[],
   nodes: readonly AgentNode[],
+  targets: ReadonlyMap<string, Target>,
   standings: Map<string, AgentStanding>,
   listens: Map<string, ListenResult>,
   timeoutMs: number,
@@ -190,16 +195,21 @@ function orderProbes(
   const hostOf = new Map(nodes.map((node) => [node.name, node.host]));
   const orders = new Map<string, ProbeOrder[]>();
   for (const check of checks) {
-    if (check.target !== 'agent') continue;
-    if (standings.get(check.from)?.state !== 'ok' || standings.get(check.to)?.state !== 'ok') continue;
-    // ICMP echo needs no listener: the peer's own stack answers.
-    if (check.protocol !== 'icmp' && !listens.has(`${check.to}|${check.protocol}/${check.port}`)) continue;
+    if (!check.method || standings.get(check.from)?.state !== 'ok') continue;
+    const target = targets.get(check.to);
+    if (check.target === 'external' && !target) continue;
+    if (check.target === 'agent') {
+      if (standings.get(check.to)?.state !== 'ok') continue;
+      // ICMP echo needs no listener: the peer's own stack answers.
+      if (check.protocol !== 'icmp' && !listens.has(`${check.to}|${check.protocol}/${check.port}`)) continue;
+    }
     const list = orders.get(check.from) ?? [];
     list.push({
       key: check.key,
       protocol: check.protocol,
-      host: hostOf.get(check.to)!,
-      port: check.port ?? 0,
+      method: check.method,
+      host: target?.host ?? hostOf.get(check.to)!,
+      port: target?.port ?? check.port ?? 0,
       nonce: makeNonce(),
       timeoutMs,
     });

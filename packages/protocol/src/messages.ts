@@ -10,6 +10,9 @@ const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 
 export const listenSpecSchema = z.object({ protocol: transportSchema, port });
 export type ListenSpec = z.infer<typeof listenSpecSchema>;
 
+export const probeMethodSchema = z.enum(['handshake', 'echo', 'connect', 'dns', 'ntp']);
+export type ProbeMethod = z.infer<typeof probeMethodSchema>;
+
 /** One probe the controller orders an agent to make; `key` ties the result to its check. */
 export const probeOrderSchema = z.object({
   key: z.string().min(1).max(200),
@@ -17,6 +20,13 @@ export const probeOrderSchema = z.object({
   host: z.string().min(1).max(255),
   /** 0 for ICMP. */
   port: z.number().int().min(0).max(65535),
+  /**
+   * `handshake`: the peer is an agent of this run and must answer the nonce (TCP, UDP).
+   * `echo`: an ICMP echo request, answered by any host. For a target that runs no agent:
+   * `connect` (a TCP connection is accepted), `dns` (a DNS query is answered, over the order's
+   * protocol), `ntp` (an NTP request is answered).
+   */
+  method: probeMethodSchema,
   nonce: hex(16),
   timeoutMs: z.number().int().min(50).max(120_000),
 });

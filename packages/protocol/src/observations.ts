@@ -31,6 +31,8 @@ export type ListenResult = z.infer<typeof listenResultSchema>;
  * What the wire showed the sending agent: the observation, never the verdict.
  * - `verified`: our listener answered the nonce (TCP handshake, or UDP acknowledgement), or
  *   (ICMP) the peer answered an echo request.
+ * - `answered`: a target that runs no agent answered as its service should (TCP connection
+ *   accepted, a DNS response, an NTP response); `what` says what came back.
  * - `mismatch`: TCP connected, but what answered did not prove itself to be our listener.
  * - `refused`: TCP reset, or ICMP port unreachable (ECONNREFUSED).
  * - `unreachable`: ICMP host, network or administratively prohibited.
@@ -41,6 +43,7 @@ export type ListenResult = z.infer<typeof listenResultSchema>;
  */
 export const probeObservationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('verified') }),
+  z.object({ kind: z.literal('answered'), what: z.string() }),
   z.object({ kind: z.literal('mismatch'), received: z.string() }),
   z.object({ kind: z.literal('refused'), code: z.string() }),
   z.object({ kind: z.literal('unreachable'), code: z.string() }),
