@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { ProbeObservation, ProbeOrder, ProbeResult } from '@preflight/protocol';
 import { observeError } from './errno.js';
+import { exchangeUdp } from './udp-exchange.js';
 
 /** Requests a UDP query sends, spread over its timeout, so that one lost datagram is not a verdict. */
 const UDP_QUERY_ATTEMPTS = 3;
@@ -27,6 +27,19 @@ export async function probeTarget(order: ProbeOrder, signal: AbortSignal): Promi
     observation = observeError(error);
   }
   return { key: order.key, protocol: order.protocol, observation, attempts: attempts.count, elapsedMs: Math.round(performance.now() - started) };
+}
+
+async function queryUdp(order: ProbeOrder, signal: AbortSignal, attempts: { count: number }, exchange: Exchange): Promise<ProbeObservation> {
+  const { observation, sent } = await exchangeUdp(order, signal, {
+    request: exchange.request,
+    attempts: UDP_QUERY_ATTEMPTS,
+    read: (answer) => {
+      const what = exchange.read(answer);
+      return what ? { kind: 'answered', what } : null;
+    },
+  });
+  attempts.count = sent;
+  return observation;
 }
 
 /** A request and how to read its answer: a description of a valid answer, or null for noise. */
@@ -61,35 +74,6 @@ function ntpRequest(): Exchange {
       return `NTP answered (stratum ${answer[1]})`;
     },
   };
-}
-
-function queryUdp(order: ProbeOrder, signal: AbortSignal, attempts: { count: number }, exchange: Exchange): Promise<ProbeObservation> {
-  const socket = dgram.createSocket(net.isIPv6(order.host) ? 'udp6' : 'udp4');
-  return new Promise<ProbeObservation>((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
-    const finish = (observation: ProbeObservation) => {
-      timers.forEach(clearTimeout);
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      resolve(observation);
-    };
-    const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });
-    signal.addEventListener('abort', onAbort);
-    socket.on('error', (error) => finish(observeError(error)));
-    socket.on('message', (answer) => {
-      const what = exchange.read(answer);
-      if (what) finish({ kind: 'answered', what });
-    });
-    socket.connect(order.port, order.host, () => {
-      const send = () => {
-        attempts.count += 1;
-        socket.send(exchange.request, (error) => error && finish(observeError(error)));
-      };
-      const spacing = order.timeoutMs / UDP_QUERY_ATTEMPTS;
-      for (let i = 0; i < UDP_QUERY_ATTEMPTS; i++) timers.push(setTimeout(send, spacing * i));
-      timers.push(setTimeout(() => finish({ kind: 'no-answer' }), order.timeoutMs));
-    });
-  });
 }
 
 /** A TCP connection, and with a request, a length-prefixed DNS exchange over it. */

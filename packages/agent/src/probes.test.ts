@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { makeNonce, makeRunKey, type ProbeOrder } from '@preflight/protocol';
 import { ListenerSet } from './listeners.js';
@@ -82,6 +83,21 @@ describe('probes over real sockets', () => {
     const probe = order('udp', port);
     expect((await probeUdp(probe, runKey, signal)).observation).toEqual({ kind: 'verified' });
     expect(received).toEqual([probe.nonce]);
+  });
+
+  it('spreads its datagrams over the whole timeout, so a burst of loss cannot take them all', async () => {
+    const silent = dgram.createSocket('udp4');
+    const arrivals: number[] = [];
+    silent.on('message', () => arrivals.push(performance.now()));
+    await new Promise<void>((resolve) => silent.bind(0, HOST, resolve));
+    const started = performance.now();
+    const result = await probeUdp(order('udp', silent.address().port, 1000), runKey, signal);
+    silent.close();
+    expect(result).toMatchObject({ observation: { kind: 'no-answer' }, attempts: 5 });
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(990);
+    const gaps = arrivals.slice(1).map((at, index) => at - arrivals[index]!);
+    expect(arrivals[0]! - started).toBeLessThan(100);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(150);
   });
 
   it('sees ICMP port unreachable on a closed UDP port as refused', async () => {
