@@ -1,0 +1,266 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.js';
+
+/**
+ * The firewall lab: network namespaces joined by veth pairs to a router namespace that forwards
+ * between their subnets and filters with nftables. Addresses come from 198.18.0.0/15, the range
+ * RFC 2544 sets aside for benchmarking; no packet leaves the namespaces.
+ *
+ *   controller 198.18.0.2 ─┐
+ *   node 1     198.18.1.2 ─┼─ router (198.18.K.1 on each link; nftables forward chain; netem)
+ *   node 2     198.18.2.2 ─┘
+ */
+
+/** A host of the lab: its namespace, its address, and the router's interface toward it. */
+export type LabHost = { name: string; netns: string; address: string; routerIf: string };
+
+/** Where a rule goes: the router's forward chain, or a node's own input or output chain. */
+export type Chain = 'forward' | 'input' | 'output';
+
+/** Why the lab cannot run here, or null when it can. Checked once, synchronously, for jest. */
+export const labUnsupported: string | null = (() => {
+  if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
+  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, nftables, tc)';
+  for (const [tool, args] of [['nft', ['--version']], ['tc', ['-V']], ['ip', ['-V']]] as const) {
+    try {
+      execFileSync(tool, args, { stdio: 'ignore' });
+    } catch {
+      return `the lab needs ${tool} (apt-get install nftables iproute2)`;
+    }
+  }
+  const probe = `pfprobe${process.pid}`;
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+  } catch {
+    return 'this machine does not allow creating network namespaces';
+  }
+  return null;
+})();
+
+/**
+ * `describe` for lab tests: without root or namespaces they skip, saying why; in CI (CI=true)
+ * they fail instead, since CI must run the lab.
+ */
+export function describeLab(title: string, body: () => void): void {
+  if (!labUnsupported) return describe(title, body);
+  if (process.env.CI) {
+    return describe(title, () => {
+      it('runs in CI', () => {
+        throw new Error(`the firewall lab cannot run in CI: ${labUnsupported}`);
+      });
+    });
+  }
+  console.warn(`skipping the firewall lab (${title}): ${labUnsupported}`);
+  describe.skip(title, body);
+}
+
+const live = new Set<Lab>();
+let labCount = 0;
+
+function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function must(argv: string[]): Promise<string> {
+  const result = await run(argv);
+  if (result.code !== 0) throw new Error(`lab: ${argv.join(' ')} failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+export class Lab {
+  readonly controller: LabHost;
+  readonly nodes: LabHost[];
+  readonly routerNetns: string;
+  private readonly processes = new Set<ChildProcess>();
+  private destroyed = false;
+
+  private constructor(
+    private readonly id: string,
+    nodeCount: number,
+  ) {
+    this.routerNetns = `${id}-rtr`;
+    const host = (name: string, k: number): LabHost => ({
+      name,
+      netns: `${id}-${name}`,
+      address: `198.18.${k}.2`,
+      routerIf: `${id}r${k}`,
+    });
+    this.controller = host('ctl', 0);
+    this.nodes = Array.from({ length: nodeCount }, (_, i) => host(`n${i + 1}`, i + 1));
+  }
+
+  /** Builds a lab with a controller, a router and `nodes` nodes, each on its own subnet. */
+  static async create({ nodes }: { nodes: number }): Promise<Lab> {
+    if (nodes < 1 || nodes > 200) throw new Error('lab: 1 to 200 nodes');
+    labCount += 1;
+    const lab = new Lab(`pf${process.pid % 100000}x${labCount}`, nodes);
+    live.add(lab);
+    try {
+      await lab.build();
+      return lab;
+    } catch (error) {
+      await lab.destroy();
+      throw error;
+    }
+  }
+
+  get hosts(): LabHost[] {
+    return [this.controller, ...this.nodes];
+  }
+
+  private async build(): Promise<void> {
+    const rtr = this.routerNetns;
+    await must(['ip', 'netns', 'add', rtr]);
+    await must(['ip', '-n', rtr, 'link', 'set', 'lo', 'up']);
+    await must(['ip', 'netns', 'exec', rtr, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await must(['ip', 'netns', 'exec', rtr, 'nft', tableText('forward')]);
+    await Promise.all(
+      this.hosts.map(async (host, k) => {
+        const peer = `${this.id}h${k}`;
+        await must(['ip', 'netns', 'add', host.netns]);
+        await must(['ip', 'link', 'add', host.routerIf, 'netns', rtr, 'type', 'veth', 'peer', 'name', peer, 'netns', host.netns]);
+        await must(['ip', '-n', rtr, 'addr', 'add', `198.18.${k}.1/24`, 'dev', host.routerIf]);
+        await must(['ip', '-n', rtr, 'link', 'set', host.routerIf, 'up']);
+        await must(['ip', '-n', host.netns, 'link', 'set', 'lo', 'up']);
+        await must(['ip', '-n', host.netns, 'link', 'set', peer, 'name', 'eth0']);
+        await must(['ip', '-n', host.netns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
+        await must(['ip', '-n', host.netns, 'link', 'set', 'eth0', 'up']);
+        await must(['ip', '-n', host.netns, 'route', 'add', 'default', 'via', `198.18.${k}.1`]);
+        await must(['ip', 'netns', 'exec', host.netns, 'nft', tableText('input', 'output')]);
+      }),
+    );
+  }
+
+  /**
+   * Adds nftables rules, one per line (e.g. `ip saddr 198.18.1.2 tcp dport 29002 drop`): in the
+   * router's forward chain, or in a node's own input or output chain.
+   */
+  async addRules(chain: Chain, rules: string, host?: LabHost): Promise<void> {
+    const netns = chain === 'forward' ? this.routerNetns : host?.netns;
+    if (!netns) throw new Error(`lab: rules for the ${chain} chain need a host`);
+    for (const rule of rules.split('\n').map((line) => line.trim()).filter(Boolean)) {
+      await must(['ip', 'netns', 'exec', netns, 'nft', `add rule inet lab ${chain} ${rule}`]);
+    }
+  }
+
+  /** Removes every rule the tests added, everywhere. */
+  async clearRules(): Promise<void> {
+    await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', 'flush chain inet lab forward']);
+    for (const host of this.hosts) {
+      await must(['ip', 'netns', 'exec', host.netns, 'nft', 'flush chain inet lab input']);
+      await must(['ip', 'netns', 'exec', host.netns, 'nft', 'flush chain inet lab output']);
+    }
+  }
+
+  /** Loss and delay on the router's side of each given host's link (both ways through the router). */
+  async netem(hosts: readonly LabHost[], { lossPercent = 0, delayMs = 0 }: { lossPercent?: number; delayMs?: number }): Promise<void> {
+    for (const host of hosts) {
+      const args = ['netem', ...(delayMs ? ['delay', `${delayMs}ms`] : []), ...(lossPercent ? ['loss', `${lossPercent}%`] : [])];
+      await must(['ip', 'netns', 'exec', this.routerNetns, 'tc', 'qdisc', 'replace', 'dev', host.routerIf, 'root', ...args]);
+    }
+  }
+
+  async clearNetem(): Promise<void> {
+    for (const host of this.hosts) {
+      await run(['ip', 'netns', 'exec', this.routerNetns, 'tc', 'qdisc', 'del', 'dev', host.routerIf, 'root']);
+    }
+  }
+
+  /** Runs a command inside a host's namespace to its end. */
+  exec(host: LabHost, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return run(['ip', 'netns', 'exec', host.netns, ...argv]);
+  }
+
+  /** Starts a long-running command inside a host's namespace; destroy() ends it by its PID. */
+  spawn(host: LabHost, argv: string[]): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.processes.add(child);
+    child.once('exit', () => this.processes.delete(child));
+    return child;
+  }
+
+  /** Starts an agent on a node's address and resolves once it listens on its control port. */
+  async startAgent(host: LabHost, token: string, extra: string[] = []): Promise<ChildProcess> {
+    const child = this.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--listen', `${host.address}:7890`, '--token', token, ...extra]);
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`lab: agent on ${host.name} did not start: ${output}`)), 10_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/listening on/.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', read);
+      child.stderr?.on('data', read);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`lab: agent on ${host.name} exited (${code}): ${output}`));
+      });
+    });
+    return child;
+  }
+
+  /** Runs `preflight ARGS` in the controller's namespace to its end. */
+  runController(args: string[]): Promise<Finished> {
+    const started = performance.now();
+    const child = this.spawn(this.controller, [process.execPath, PREFLIGHT, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started })));
+  }
+
+  /** Ends every process the lab started and removes every namespace; safe to call twice. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await Promise.all(
+      [...this.processes].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    for (const netns of [...this.hosts.map((host) => host.netns), this.routerNetns]) await run(['ip', 'netns', 'del', netns]);
+    live.delete(this);
+  }
+
+  /** Synchronous last-resort cleanup for process exit. */
+  destroySync(): void {
+    for (const child of this.processes) if (child.pid) child.kill('SIGKILL');
+    for (const netns of [...this.hosts.map((host) => host.netns), this.routerNetns]) {
+      try {
+        execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** A table with accepting base chains; tests add rules to them. */
+function tableText(...chains: Chain[]): string {
+  const adds = chains.map((chain) => `add chain inet lab ${chain} { type filter hook ${chain} priority 0; policy accept; }`);
+  return ['add table inet lab', ...adds].join('; ');
+}
+
+process.once('exit', () => {
+  for (const lab of live) lab.destroySync();
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const lab of live) lab.destroySync();
+    process.exit(130);
+  });
+}
