@@ -10,11 +10,12 @@ import {
 import { observeError } from './errno.js';
 
 /**
- * Connection attempts a TCP probe starts, spread over its timeout. One SYN lost to a lossy link
- * costs the kernel a 1 s retransmit; a fresh attempt a third of the way in gets a second
- * independent chance without waiting for it.
+ * A TCP probe starts a fresh connection this often until one is answered. A lost SYN costs the
+ * kernel a 1 s retransmit; a fresh attempt every half second gives about ten independent SYNs in
+ * a 3 s timeout, so at 20% loss each way an open port reads as filtered about once in 25,000
+ * probes instead of once in 170 with three attempts.
  */
-const TCP_ATTEMPTS = 3;
+const TCP_ATTEMPT_SPACING_MS = 500;
 
 /** Outcomes that end a probe at once; `no-answer` waits for the other attempts or the deadline. */
 const isFinal = (observation: ProbeObservation): boolean => observation.kind !== 'no-answer';
@@ -75,9 +76,8 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       });
     };
 
-    const spacing = order.timeoutMs / TCP_ATTEMPTS;
     attempt();
-    for (let i = 1; i < TCP_ATTEMPTS; i++) timers.push(setTimeout(attempt, spacing * i));
+    for (let at = TCP_ATTEMPT_SPACING_MS; at < order.timeoutMs; at += TCP_ATTEMPT_SPACING_MS) timers.push(setTimeout(attempt, at));
     timers.push(
       setTimeout(
         // A peer that accepted the connection but never answered is not our listener, or a

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES } from '@preflight/protocol';
-import { Session } from './session.js';
+import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
 
 export type AgentOptions = {
   host: string;
@@ -9,6 +9,8 @@ export type AgentOptions = {
   port: number;
   token: string;
   maxRunMs: number;
+  /** How often to ping the controller (default DEFAULT_HEARTBEAT_MS). */
+  heartbeatMs?: number;
   log?: (line: string) => void;
 };
 
@@ -30,7 +32,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   server.on('connection', (ws, request) => {
     const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const session = new Session(ws, peer, { token: options.token, listenHost: options.host, maxRunMs: options.maxRunMs, log });
+    const session = new Session(ws, peer, {
+      token: options.token,
+      listenHost: options.host,
+      maxRunMs: options.maxRunMs,
+      heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      log,
+    });
     sessions.add(session);
     ws.on('close', () => sessions.delete(session));
   });

@@ -29,10 +29,13 @@ import { AGENT_VERSION } from './version.js';
 const AUTH_TIMEOUT_MS = 10_000;
 
 /**
- * How often the agent pings its controller. A controller whose network vanishes sends no FIN;
- * two missed pongs (at most twice this) end the run and release its ports.
+ * How often the agent pings its controller. A controller that is killed closes its socket and
+ * the agent knows at once; one whose network vanishes sends nothing, so silence for three
+ * intervals ends the run and releases its ports. Three, because on a lossy link TCP's
+ * retransmissions can hold a pong back for seconds.
  */
-export const HEARTBEAT_MS = 2500;
+export const DEFAULT_HEARTBEAT_MS = 5000;
+const MISSED_HEARTBEATS = 3;
 
 export type SessionOptions = {
   token: string;
@@ -40,6 +43,7 @@ export type SessionOptions = {
   listenHost: string;
   /** Upper bound on a run's lifetime, whatever the controller asks for. */
   maxRunMs: number;
+  heartbeatMs: number;
   log: (line: string) => void;
 };
 
@@ -71,7 +75,7 @@ export class Session {
   private authenticated = false;
   private authTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
-  private alive = true;
+  private lastHeard = Date.now();
   private run: Run | undefined;
 
   constructor(
@@ -79,15 +83,17 @@ export class Session {
     private readonly peer: string,
     private readonly options: SessionOptions,
   ) {
-    ws.on('message', (data, isBinary) => void this.receive(isBinary ? '' : data.toString()));
+    ws.on('message', (data, isBinary) => {
+      this.lastHeard = Date.now();
+      void this.receive(isBinary ? '' : data.toString());
+    });
     ws.on('close', () => void this.dispose());
     ws.on('error', () => ws.terminate());
-    ws.on('pong', () => (this.alive = true));
+    ws.on('pong', () => (this.lastHeard = Date.now()));
     this.heartbeat = setInterval(() => {
-      if (!this.alive) return ws.terminate();
-      this.alive = false;
+      if (Date.now() - this.lastHeard > MISSED_HEARTBEATS * options.heartbeatMs) return ws.terminate();
       ws.ping();
-    }, HEARTBEAT_MS);
+    }, options.heartbeatMs);
     this.authTimer = setTimeout(() => this.drop(CLOSE_CODES.authTimeout, 'no authentication in time'), AUTH_TIMEOUT_MS);
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, challenge: this.challenge });
   }
