@@ -1,5 +1,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.js';
+
+const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.py', import.meta.url));
 
 /**
  * The firewall lab: network namespaces joined by veth pairs to a router namespace that forwards
@@ -7,8 +10,12 @@ import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.
  * RFC 2544 sets aside for benchmarking; no packet leaves the namespaces.
  *
  *   controller 198.18.0.2 ─┐
- *   node 1     198.18.1.2 ─┼─ router (198.18.K.1 on each link; nftables forward chain; netem)
+ *   node 1     198.18.1.2 ─┼─ router (198.18.K.1 on each link; nftables forward chain)
  *   node 2     198.18.2.2 ─┘
+ *
+ * Impairments: this machine's kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set), so
+ * loss is an nftables `numgen random` drop in the router, per packet leaving toward a host, and
+ * latency is a relay (delay-relay.py) that copies each frame of a host's link after a delay.
  */
 
 /** A host of the lab: its namespace, its address, and the router's interface toward it. */
@@ -82,6 +89,8 @@ export class Lab {
   private constructor(
     private readonly id: string,
     nodeCount: number,
+    /** One-way delay on every host's link, made by a relay; 0 for a plain wire. */
+    private readonly delayMs: number,
   ) {
     this.routerNetns = `${id}-rtr`;
     const host = (name: string, k: number): LabHost => ({
@@ -94,11 +103,14 @@ export class Lab {
     this.nodes = Array.from({ length: nodeCount }, (_, i) => host(`n${i + 1}`, i + 1));
   }
 
-  /** Builds a lab with a controller, a router and `nodes` nodes, each on its own subnet. */
-  static async create({ nodes }: { nodes: number }): Promise<Lab> {
+  /**
+   * Builds a lab with a controller, a router and `nodes` nodes, each on its own subnet; with
+   * `delayMs`, every host's link delays each frame that long each way (a round trip of twice it).
+   */
+  static async create({ nodes, delayMs = 0 }: { nodes: number; delayMs?: number }): Promise<Lab> {
     if (nodes < 1 || nodes > 200) throw new Error('lab: 1 to 200 nodes');
     labCount += 1;
-    const lab = new Lab(`pf${process.pid % 100000}x${labCount}`, nodes);
+    const lab = new Lab(`pf${process.pid % 100000}x${labCount}`, nodes, delayMs);
     live.add(lab);
     try {
       await lab.build();
@@ -119,11 +131,14 @@ export class Lab {
     await must(['ip', '-n', rtr, 'link', 'set', 'lo', 'up']);
     await must(['ip', 'netns', 'exec', rtr, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     await must(['ip', 'netns', 'exec', rtr, 'nft', tableText('forward')]);
+    // Before the filter rules, so a lost packet never reaches them: loss happens on the wire.
+    await must(['ip', 'netns', 'exec', rtr, 'nft', 'add chain inet lab impair { type filter hook forward priority -10; policy accept; }']);
     await Promise.all(
       this.hosts.map(async (host, k) => {
         const peer = `${this.id}h${k}`;
         await must(['ip', 'netns', 'add', host.netns]);
-        await must(['ip', 'link', 'add', host.routerIf, 'netns', rtr, 'type', 'veth', 'peer', 'name', peer, 'netns', host.netns]);
+        if (this.delayMs > 0) await this.buildSlowWire(host, k, peer);
+        else await must(['ip', 'link', 'add', host.routerIf, 'netns', rtr, 'type', 'veth', 'peer', 'name', peer, 'netns', host.netns]);
         await must(['ip', '-n', rtr, 'addr', 'add', `198.18.${k}.1/24`, 'dev', host.routerIf]);
         await must(['ip', '-n', rtr, 'link', 'set', host.routerIf, 'up']);
         await must(['ip', '-n', host.netns, 'link', 'set', 'lo', 'up']);
@@ -134,6 +149,32 @@ export class Lab {
         await must(['ip', 'netns', 'exec', host.netns, 'nft', tableText('input', 'output')]);
       }),
     );
+  }
+
+  private relayNetns(k: number): string {
+    return `${this.id}-d${k}`;
+  }
+
+  /**
+   * host ─ veth ─ [relay namespace: a ⇄ delay-relay.py ⇄ b] ─ veth ─ router. Checksum and
+   * segmentation offloads are off on every end, so the frames the relay copies are whole.
+   */
+  private async buildSlowWire(host: LabHost, k: number, hostEnd: string): Promise<void> {
+    const relay = this.relayNetns(k);
+    const [a, b] = [`${this.id}a${k}`, `${this.id}b${k}`];
+    await must(['ip', 'netns', 'add', relay]);
+    await must(['ip', 'link', 'add', hostEnd, 'netns', host.netns, 'type', 'veth', 'peer', 'name', a, 'netns', relay]);
+    await must(['ip', 'link', 'add', b, 'netns', relay, 'type', 'veth', 'peer', 'name', host.routerIf, 'netns', this.routerNetns]);
+    const ends: [string, string][] = [[host.netns, hostEnd], [relay, a], [relay, b], [this.routerNetns, host.routerIf]];
+    for (const [netns, dev] of ends) await must(['ip', 'netns', 'exec', netns, 'ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+    for (const dev of [a, b]) await must(['ip', '-n', relay, 'link', 'set', dev, 'promisc', 'on', 'up']);
+    const child = spawn('ip', ['netns', 'exec', relay, 'python3', DELAY_RELAY, a, b, String(this.delayMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.processes.add(child);
+    child.once('exit', () => this.processes.delete(child));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`lab: the delay relay of ${host.name} exited (${code})`)));
+    });
   }
 
   /**
@@ -157,18 +198,18 @@ export class Lab {
     }
   }
 
-  /** Loss and delay on the router's side of each given host's link (both ways through the router). */
-  async netem(hosts: readonly LabHost[], { lossPercent = 0, delayMs = 0 }: { lossPercent?: number; delayMs?: number }): Promise<void> {
+  /**
+   * Drops `percent`% of the packets the router sends toward each given host, at random, as a
+   * lossy link would (and as netem's loss on the router's side of the link does).
+   */
+  async loss(hosts: readonly LabHost[], percent: number): Promise<void> {
     for (const host of hosts) {
-      const args = ['netem', ...(delayMs ? ['delay', `${delayMs}ms`] : []), ...(lossPercent ? ['loss', `${lossPercent}%`] : [])];
-      await must(['ip', 'netns', 'exec', this.routerNetns, 'tc', 'qdisc', 'replace', 'dev', host.routerIf, 'root', ...args]);
+      await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', `add rule inet lab impair oifname "${host.routerIf}" numgen random mod 100 < ${percent} drop`]);
     }
   }
 
-  async clearNetem(): Promise<void> {
-    for (const host of this.hosts) {
-      await run(['ip', 'netns', 'exec', this.routerNetns, 'tc', 'qdisc', 'del', 'dev', host.routerIf, 'root']);
-    }
+  async clearLoss(): Promise<void> {
+    await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', 'flush chain inet lab impair']);
   }
 
   /** Runs a command inside a host's namespace to its end. */
@@ -232,14 +273,19 @@ export class Lab {
           }),
       ),
     );
-    for (const netns of [...this.hosts.map((host) => host.netns), this.routerNetns]) await run(['ip', 'netns', 'del', netns]);
+    for (const netns of this.allNetns()) await run(['ip', 'netns', 'del', netns]);
     live.delete(this);
+  }
+
+  private allNetns(): string[] {
+    const relays = this.delayMs > 0 ? this.hosts.map((_, k) => this.relayNetns(k)) : [];
+    return [...this.hosts.map((host) => host.netns), ...relays, this.routerNetns];
   }
 
   /** Synchronous last-resort cleanup for process exit. */
   destroySync(): void {
     for (const child of this.processes) if (child.pid) child.kill('SIGKILL');
-    for (const netns of [...this.hosts.map((host) => host.netns), this.routerNetns]) {
+    for (const netns of this.allNetns()) {
       try {
         execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
       } catch {

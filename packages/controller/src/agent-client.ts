@@ -15,14 +15,22 @@ import {
 } from '@preflight/protocol';
 import { agentAddress, type AgentNode } from './nodes.js';
 
-/** How long the controller waits for an agent to accept the connection and say hello. */
-export const CONNECT_TIMEOUT_MS = 5000;
+/** How long one attempt waits for an agent to accept the connection and say hello. */
+export const CONNECT_TIMEOUT_MS = 4000;
+
+/**
+ * Attempts before an agent is called unreachable. On a lossy site link a lost SYN costs 1 s and
+ * a second one 3 s more; three attempts ride that out. A refusal is final at once.
+ */
+export const CONNECT_ATTEMPTS = 3;
 
 /** Why an agent could not be used: the message names the node and the address tried. */
 export class AgentConnectError extends Error {
   constructor(
     readonly code: 'agent-unreachable' | 'auth-failed',
     message: string,
+    /** No retry can change it: a refusal, a wrong token, another protocol. */
+    readonly final = true,
   ) {
     super(message);
   }
@@ -61,8 +69,19 @@ export class AgentConnection {
     readonly info: AgentInfo,
   ) {}
 
-  /** Connects and proves the token; rejects with AgentConnectError saying what to do. */
+  /** Connects and proves the token, retrying what loss can explain; rejects with AgentConnectError. */
   static async connect(node: AgentNode, token: string): Promise<AgentConnection> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await AgentConnection.connectOnce(node, token);
+      } catch (error) {
+        const final = error instanceof AgentConnectError && (error.final || attempt >= CONNECT_ATTEMPTS);
+        if (final || !(error instanceof AgentConnectError)) throw error;
+      }
+    }
+  }
+
+  private static async connectOnce(node: AgentNode, token: string): Promise<AgentConnection> {
     const address = agentAddress(node);
     const ws = new WebSocket(`ws://${address}/`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_MESSAGE_BYTES });
     try {
@@ -87,9 +106,11 @@ export class AgentConnection {
     } catch (error) {
       ws.terminate();
       if (error instanceof AgentConnectError) throw error;
+      const why = (error as Error).message;
       throw new AgentConnectError(
         'agent-unreachable',
-        `node ${node.name}: no agent answered at ${address} (${(error as Error).message}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.`,
+        `node ${node.name}: no agent answered at ${address} (${why}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.`,
+        why === 'ECONNREFUSED',
       );
     }
   }
@@ -149,7 +170,7 @@ export class AgentConnection {
 
 function firstMessage(ws: WebSocket): Promise<AgentMessage> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no hello within 5 s')), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`no hello within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
     ws.once('message', (data) => {
       clearTimeout(timer);
       const decoded = decodeAgentMessage(data.toString());

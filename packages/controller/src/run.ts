@@ -19,8 +19,12 @@ import type { Plan, PlannedCheck } from './plan.js';
  */
 const RECEIPT_GRACE_MS = 300;
 
-/** Slack on top of the probes' own timeouts before an agent that has not reported is given up. */
-const PROBE_DEADLINE_SLACK_MS = 5000;
+/**
+ * Slack on top of the probes' own timeouts before an agent that has not reported is given up.
+ * Generous, because on a lossy link TCP's retransmission backoff can hold a control message
+ * back for several seconds; it is there for an agent that hangs, not for a slow network.
+ */
+const PROBE_DEADLINE_SLACK_MS = 15_000;
 
 /** Agents connected to at once: enough for any site, few enough to stay within file limits. */
 const CONNECT_CONCURRENCY = 32;
