@@ -42,6 +42,7 @@ describe('preflight run, the command an engineer types', () => {
     expect(result.stderr).toContain(`node primary: no agent answered at 127.0.0.1:${a} (ECONNREFUSED)`);
     expect(result.stderr).toContain(`node secondary: no agent answered at 127.0.0.2:${b}`);
     expect(result.stdout).not.toMatch(/BLOCKED|┌/);
+    expect(result.stderr).toContain('no path could be tested (exit 3)');
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.checks.map((check: { status: string; reason: string }) => `${check.status}/${check.reason}`)).toEqual([
       'not-tested/agent-unreachable',

@@ -52,6 +52,12 @@ describe('classify', () => {
     ['receiver unreachable, probe timed out', makeCheck(), makeEvidence({ kind: 'no-answer' }, { receiver: { state: 'unreachable', detail: 'x' } }), 'not-tested', 'agent-unreachable'],
     ['receiver lost before the probe ended', makeCheck(), makeEvidence(undefined, { receiver: { state: 'lost', detail: 'closed' } }), 'not-tested', 'agent-lost'],
     ['receiver lost after a verified probe', makeCheck(), makeEvidence({ kind: 'verified' }, { receiver: { state: 'lost', detail: 'closed' } }), 'open', 'verified'],
+    // Silence or a reset toward a receiver that died says nothing about the firewall.
+    ['receiver lost, no answer', makeCheck(), makeEvidence({ kind: 'no-answer' }, { receiver: { state: 'lost', detail: 'closed' } }), 'not-tested', 'agent-lost'],
+    ['receiver lost, refused', makeCheck(), makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { receiver: { state: 'lost', detail: 'closed' } }), 'not-tested', 'agent-lost'],
+    ['sender lost after reporting no answer', makeCheck(), makeEvidence({ kind: 'no-answer' }, { sender: { state: 'lost', detail: 'closed' } }), 'blocked', 'filtered'],
+    ['UDP receiver lost, datagram unreported', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound, receiver: { state: 'lost', detail: 'x' } }), 'not-tested', 'agent-lost'],
+    ['UDP receiver lost after reporting it', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound, udpReceived: true, receiver: { state: 'lost', detail: 'x' } }), 'open', 'verified'],
     ['wrong token', makeCheck(), makeEvidence(undefined, { sender: { state: 'auth-failed', detail: 'refused' } }), 'not-tested', 'auth-failed'],
     ['UDP reported by the receiver', udp, makeEvidence({ kind: 'no-answer' }, { listen: udpBound, udpReceived: true }), 'open', 'verified'],
     ['UDP reported, sender lost', udp, makeEvidence(undefined, { listen: udpBound, udpReceived: true, sender: { state: 'lost', detail: 'x' } }), 'open', 'verified'],

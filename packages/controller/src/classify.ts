@@ -38,13 +38,9 @@ export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOut
   }
 
   for (const [side, standing] of [['sender', evidence.sender], ['receiver', evidence.receiver]] as const) {
-    if (standing.state !== 'ok') {
-      const name = side === 'sender' ? check.from : check.to;
-      // A verdict reached before the agent was lost stands.
-      if (!(standing.state === 'lost' && isComplete(check, evidence))) {
-        return notTested(STANDING_REASON[standing.state], `${name}: ${standing.detail}`);
-      }
-    }
+    if (standing.state === 'ok' || (standing.state === 'lost' && survivesLoss(check, evidence, side))) continue;
+    const name = side === 'sender' ? check.from : check.to;
+    return notTested(STANDING_REASON[standing.state], `${name}: ${standing.detail}`);
   }
   const { listen, probe } = evidence;
   if (check.protocol === 'icmp' || check.target === 'external') {
@@ -107,11 +103,20 @@ function classifyObservation(check: PlannedCheck, probe: ProbeResult): CheckOutc
   }
 }
 
-/** Whether the evidence already decides the check, whatever happened to an agent afterwards. */
-function isComplete(check: PlannedCheck, evidence: CheckEvidence): boolean {
-  if (check.protocol === 'icmp' || check.target === 'external') return evidence.probe !== undefined;
-  if (!evidence.listen || !evidence.probe) return evidence.udpReceived && evidence.listen?.state === 'bound';
-  return !(check.protocol === 'udp' && evidence.probe.observation.kind === 'verified' && !evidence.udpReceived);
+/**
+ * Whether a check's evidence still stands though an agent was lost during the run. What a lost
+ * sender reported, it saw while it was alive. A lost receiver is different: silence or a reset
+ * toward it may only mean it had died, so only positive evidence stands (our listener answered,
+ * it reported the datagram, the echo came back).
+ */
+function survivesLoss(check: PlannedCheck, evidence: CheckEvidence, side: 'sender' | 'receiver'): boolean {
+  const seen = evidence.probe?.observation.kind;
+  if (side === 'sender') {
+    if (check.protocol === 'udp' && check.target === 'agent') return evidence.udpReceived || (seen !== undefined && seen !== 'verified');
+    return seen !== undefined;
+  }
+  if (check.protocol === 'udp' && check.target === 'agent') return evidence.udpReceived && evidence.listen?.state === 'bound';
+  return seen === 'verified';
 }
 
 function evidenceOf(seen: ProbeObservation, protocol: PlannedCheck['protocol']): PathEvidence {

@@ -59,8 +59,12 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       if (options.json === '-') process.stdout.write(renderJson(report));
       else writeFileSync(options.json, renderJson(report));
     }
-    const anyConnected = report.nodes.some((node) => node.state === 'connected');
-    if (anyConnected && options.json !== '-') process.stdout.write(renderTable(report, { color: options.color }));
+    // A table of nothing but "not tested" would bury the one line that matters: which agent to fix.
+    const learned = report.checks.some((check) => check.status !== 'not-tested');
+    if (options.json !== '-') {
+      if (learned) process.stdout.write(renderTable(report, { color: options.color }));
+      else process.stderr.write(`preflight: no path could be tested (exit ${report.summary.exitCode})\n`);
+    }
     return report.summary.exitCode;
   } finally {
     await local?.stop();
