@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
 import { parseNode, parseTarget, type AgentNode } from './nodes.js';
 import { expandPorts } from './plan.js';
+import { profileJsonSchema } from './profile/json-schema.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
 import { rolesOf } from './profile/schema.js';
 import { DEFAULTS, runCommand, type RunCommandOptions } from './run-command.js';
@@ -51,6 +52,12 @@ profiles
       const profile = loadProfile(name);
       console.log(`${name.padEnd(24)} ${profile.title} (version ${profile.version}, ${profile.requirements.length} requirements)`);
     }
+  });
+profiles
+  .command('schema')
+  .description('print the JSON Schema of the profile format, for editors')
+  .action(() => {
+    process.stdout.write(profileJsonSchema());
   });
 profiles
   .command('show <name|path>')

@@ -25,30 +25,30 @@ export const roleSchema = z
   .object({
     description: z.string().min(1),
     /** `agent`: a server that runs preflight-agent; `external`: a target that does not (DNS, NTP). */
-    kind: z.enum(['agent', 'external']).default('agent'),
+    kind: z.enum(['agent', 'external']).default('agent').describe('agent: runs preflight-agent; external: a target that does not (DNS, NTP, SQL)'),
   })
   .strict();
 
 export const requirementSchema = z
   .object({
     /** Stable id, unique in the profile: it joins the JSON report to the profile. */
-    id: name,
+    id: name.describe('unique in the profile; joins the JSON report to the profile'),
     protocol: z.enum(['tcp', 'udp', 'icmp']),
     /** Ports and "LOW-HIGH" ranges; absent for icmp. */
-    ports: z.array(z.union([port, portRange])).min(1).optional(),
+    ports: z.array(z.union([port, portRange])).min(1).optional().describe('ports and "LOW-HIGH" ranges; absent for icmp'),
     /** The role, or roles, that open the connection or send the datagram. */
-    from: roles,
+    from: roles.describe('the role, or roles, that open the connection or send the datagram'),
     /** The role, or roles, that receive it. */
-    to: roles,
+    to: roles.describe('the role, or roles, that receive it'),
     /** `both`: also checked from `to` to `from`. */
-    direction: z.enum(['both', 'one-way']).default('both'),
+    direction: z.enum(['both', 'one-way']).default('both').describe('both: also checked from `to` to `from`'),
     purpose: z.string().min(1),
     /** A required check that is not open fails the site; an optional one is only reported. */
-    required: z.boolean().default(true),
+    required: z.boolean().default(true).describe('an optional check is reported but never fails a site'),
     /** `closed`: the path must be blocked (a DMZ that must not open connections back). */
-    expect: z.enum(['open', 'closed']).default('open'),
+    expect: z.enum(['open', 'closed']).default('open').describe('closed: the path must be blocked, and passes only when it is'),
     /** The document and the table or section the port comes from. */
-    source: z.string().min(1),
+    source: z.string().min(1).describe('the source document, and the table or section the port comes from'),
     note: z.string().optional(),
   })
   .strict();
