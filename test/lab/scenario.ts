@@ -7,7 +7,7 @@ import type { Chain, Lab, LabHost } from './netlab.js';
 export const TOKEN = 'lab-token';
 export const PORTS = ['--ports', 'tcp:29001-29004', '--ports', 'udp:29001-29004', '--ports', 'icmp'];
 
-export type JsonCheck = { key: string; status: string; reason: string; evidence?: string; detail: string };
+export type JsonCheck = { key: string; from: string; to: string; status: string; reason: string; evidence?: string; detail: string };
 export type Rule = { chain: Chain; host?: LabHost; text: string };
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));

@@ -3,6 +3,7 @@ import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { ProbeObservation, ProbeOrder, ProbeResult } from '@preflight/protocol';
 import { observeError } from './errno.js';
+import { closeWithReset } from './probe-tcp.js';
 import { exchangeUdp } from './udp-exchange.js';
 
 /** Requests a UDP query sends, spread over its timeout, so that one lost datagram is not a verdict. */
@@ -85,7 +86,7 @@ function queryTcp(order: ProbeOrder, signal: AbortSignal, attempts: { count: num
     const finish = (observation: ProbeObservation) => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      socket.destroy();
+      closeWithReset(socket);
       resolve(observation);
     };
     const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });

@@ -37,7 +37,7 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       if (settled) return;
       settled = true;
       timers.forEach(clearTimeout);
-      for (const socket of sockets) socket.destroy();
+      for (const socket of sockets) closeWithReset(socket);
       signal.removeEventListener('abort', onAbort);
       const elapsedMs = Math.round(performance.now() - started);
       resolve({ key: order.key, protocol: 'tcp', observation, attempts, elapsedMs });
@@ -87,6 +87,18 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       ),
     );
   });
+}
+
+/**
+ * Closes a probe socket with a reset, not a FIN: a probe that closed first would leave TIME_WAIT
+ * on its ephemeral port for a minute, and the next run's listener could not bind that port. A
+ * socket still connecting has no TIME_WAIT to leave and must go now (resetAndDestroy would wait
+ * for a connection that a dropped port never gives).
+ */
+export function closeWithReset(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 /** What a foreign peer sent, safe to print: at most 64 characters, control bytes escaped. */

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { makeNonce, makeRunKey, type ProbeOrder } from '@preflight/protocol';
+import { makeNonce, makeRunKey, parseTcpProbeLine, tcpAnswerLine, type ProbeOrder } from '@preflight/protocol';
 import { ListenerSet } from './listeners.js';
 import { probeTcp } from './probe-tcp.js';
 import { probeUdp } from './probe-udp.js';
@@ -25,6 +25,13 @@ const order = (protocol: 'tcp' | 'udp', port: number, timeoutMs = 600): ProbeOrd
   nonce: makeNonce(),
   timeoutMs,
 });
+
+/** TIME_WAIT sockets on HOST, by the port they were connected to, from the socket table. */
+async function timeWaitCount(): Promise<{ remote: number }[]> {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('ss', ['-Htan', 'state', 'time-wait', 'src', HOST]).toString();
+  return out.split('\n').filter(Boolean).map((line) => ({ remote: Number(line.trim().split(/\s+/)[3]?.split(':').pop()) }));
+}
 
 async function withServer(handler: (socket: net.Socket) => void, use: (port: number) => Promise<void>) {
   const server = net.createServer(handler);
@@ -103,6 +110,28 @@ describe('probes over real sockets', () => {
   it('sees ICMP port unreachable on a closed UDP port as refused', async () => {
     expect((await probeUdp(order('udp', await freePort()), runKey, signal)).observation).toEqual({ kind: 'refused', code: 'ECONNREFUSED' });
   });
+
+  it('closes first with a reset, leaving no TIME_WAIT on its own ephemeral ports', async () => {
+    // A listener that answers and keeps the connection open, so the prober is the one to close
+    // (as happens whenever the answer arrives before the listener's FIN).
+    const held: net.Socket[] = [];
+    let port = 0;
+    await withServer(
+      (socket) => {
+        held.push(socket);
+        socket.once('data', (line: Buffer) => socket.write(tcpAnswerLine(runKey, port, parseTcpProbeLine(line.toString())!)));
+      },
+      async (serverPort) => {
+        port = serverPort;
+        const before = (await timeWaitCount()).filter((entry) => entry.remote === port).length;
+        for (let i = 0; i < 5; i++) expect((await probeTcp(order('tcp', port), runKey, signal)).observation.kind).toBe('verified');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect((await timeWaitCount()).filter((entry) => entry.remote === port).length).toBe(before);
+        held.forEach((socket) => socket.destroy());
+      },
+    );
+  });
+  let port = 0;
 
   it('stops when the run ends', async () => {
     const held: net.Socket[] = [];
