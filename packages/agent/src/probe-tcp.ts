@@ -76,8 +76,13 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       });
     };
 
-    attempt();
-    for (let at = TCP_ATTEMPT_SPACING_MS; at < order.timeoutMs; at += TCP_ATTEMPT_SPACING_MS) timers.push(setTimeout(attempt, at));
+    // One timer for the next attempt at a time: most probes are answered before it fires.
+    const attemptAgain = () => {
+      attempt();
+      const next = attempts * TCP_ATTEMPT_SPACING_MS;
+      if (!settled && next < order.timeoutMs) timers.push(setTimeout(attemptAgain, TCP_ATTEMPT_SPACING_MS));
+    };
+    attemptAgain();
     timers.push(
       setTimeout(
         // A peer that accepted the connection but never answered is not our listener, or a

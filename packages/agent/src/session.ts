@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import type { WebSocket } from 'ws';
 import pLimit from 'p-limit';
@@ -155,7 +156,9 @@ export class Session {
     const ttlMs = Math.min(request.ttlMs, this.options.maxRunMs);
     const listeners = new ListenerSet(this.options.listenHost, request.runKey, (message) => this.send(message));
     const expiry = setTimeout(() => void this.expire(), ttlMs);
-    this.run = { runId: request.runId, runKey: request.runKey, listeners, expiry, probes: new AbortController() };
+    const probes = new AbortController();
+    setMaxListeners(0, probes.signal); // every probe under way listens for the run's end
+    this.run = { runId: request.runId, runKey: request.runKey, listeners, expiry, probes };
     this.options.log(`run ${request.runId} began for ${this.peer} (at most ${Math.round(ttlMs / 1000)} s)`);
     return { ttlMs };
   }
@@ -168,6 +171,14 @@ export class Session {
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
     const run = this.requireRun();
     const limit = pLimit(request.concurrency);
+    // Results go out together, once per turn of the event loop: thousands of probes finishing
+    // at once make a few messages, not thousands.
+    let batch: ProbeResult[] = [];
+    const flush = () => {
+      if (batch.length === 0) return;
+      this.send({ type: 'probe-results', id: request.id, results: batch });
+      batch = [];
+    };
     const { runKey, probes } = run;
     const probeOne = (order: ProbeOrder): Promise<ProbeResult> => {
       switch (order.method) {
@@ -183,10 +194,12 @@ export class Session {
       request.probes.map((order) =>
         limit(async () => {
           const result = await probeOne(order);
-          this.send({ type: 'probe-result', id: request.id, result });
+          if (batch.length === 0) setImmediate(flush);
+          batch.push(result);
         }),
       ),
     );
+    flush();
     return { count: request.probes.length };
   }
 

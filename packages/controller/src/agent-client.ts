@@ -144,8 +144,8 @@ export class AgentConnection {
       case 'error':
         if (message.id === null) return this.onLost(`${message.code}: ${message.message}`);
         return this.settle(message.id, (pending) => pending.reject(new AgentRequestError(message.code, message.message)));
-      case 'probe-result':
-        return this.probeResult(message.result);
+      case 'probe-results':
+        return message.results.forEach((result) => this.probeResult(result));
       case 'udp-received':
         return this.udpReceived(message);
       case 'hello':

@@ -122,11 +122,11 @@ export const errorMessageSchema = z.object({
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;
 
-/** One probe's observation, sent as soon as it is known; the `probe` reply follows the last. */
-export const probeResultMessageSchema = z.object({
-  type: z.literal('probe-result'),
+/** Probes' observations, sent as they become known (batched); the `probe` reply follows the last. */
+export const probeResultsMessageSchema = z.object({
+  type: z.literal('probe-results'),
   id: requestId,
-  result: probeResultSchema,
+  results: z.array(probeResultSchema),
 });
 
 /** A probe datagram reached one of this agent's UDP listeners: the proof that UDP passes. */
@@ -141,7 +141,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
   helloMessageSchema,
   replyMessageSchema,
   errorMessageSchema,
-  probeResultMessageSchema,
+  probeResultsMessageSchema,
   udpReceivedMessageSchema,
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;

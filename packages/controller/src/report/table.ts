@@ -104,7 +104,9 @@ function cellText(checks: readonly ReportCheck[], paint: Paint): string {
   const groups = new Map<string, ReportCheck[]>();
   for (const check of checks) {
     const label = check.status === 'open' ? 'open' : `${STATUS_WORD[check.status]} (${check.reason})`;
-    groups.set(label, [...(groups.get(label) ?? []), check]);
+    const members = groups.get(label);
+    if (members) members.push(check);
+    else groups.set(label, [check]);
   }
   const parts = [...groups].map(([label, members]) => {
     const tone = toneOf(members[0]!);
