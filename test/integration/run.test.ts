@@ -33,7 +33,7 @@ describe('a run between real agents on loopback', () => {
 
   it('tells a port held by another program (unverified, with what the probe saw) from an open one', async () => {
     const port = await freePort('127.0.0.2');
-    const silent = net.createServer(() => {});
+    const silent = net.createServer((socket) => socket.on('error', () => {})); // probes close with a reset
     await new Promise<void>((resolve) => silent.listen(port, '127.0.0.2', resolve));
     const udpHolder = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => udpHolder.bind(port, '127.0.0.2', resolve));

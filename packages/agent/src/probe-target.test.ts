@@ -33,7 +33,11 @@ async function udpServer(answer: (request: Buffer) => Buffer | null): Promise<{ 
 }
 
 async function tcpServer(handler: (socket: net.Socket) => void): Promise<{ port: number; close(): void }> {
-  const server = net.createServer(handler);
+  // Probes close with a reset: a server of ours must expect ECONNRESET.
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    handler(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
