@@ -85,7 +85,8 @@ async function nmap(lab: Lab, from: LabHost, to: LabHost, ports: string): Promis
 async function holdPorts(lab: Lab, host: LabHost, low: number, high: number): Promise<ChildProcess> {
   const script = [
     'import socket, resource, time',
-    'resource.setrlimit(resource.RLIMIT_NOFILE, (70000, 70000))',
+    'hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]',
+    'resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))',
     'held = []',
     `for port in range(${low}, ${high + 1}):`,
     '    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',

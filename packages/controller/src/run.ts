@@ -103,7 +103,8 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const received = new Set<string>();
     const targets = new Map((options.targets ?? []).map((target) => [target.role, target]));
     const ordersBySender = orderProbes(plan.checks, nodes, targets, standings, listens, options.timeoutMs);
-    const checkByNonce = new Map([...ordersBySender.values()].flat().map((order) => [`${order.port}/${order.nonce}`, order.key]));
+    const allOrders = [...ordersBySender.values()].flat();
+    const checkByNonce = new Map(allOrders.map((order) => [`${order.port}/${order.nonce}`, order.key]));
     for (const connection of connections) {
       connection.probeResult = (result) => probes.set(result.key, result);
       connection.udpReceived = ({ port, nonce }) => {
@@ -122,7 +123,8 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
         `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
       );
     });
-    const udpPending = [...ordersBySender.values()].flat().some((order) => order.protocol === 'udp' && !received.has(order.key));
+    // Only agents report receipts; a DNS or NTP target's answer came back to the sender already.
+    const udpPending = allOrders.some((order) => order.protocol === 'udp' && order.method === 'handshake' && !received.has(order.key));
     if (udpPending) await sleep(RECEIPT_GRACE_MS);
     const probeMs = performance.now() - probeClock;
 
