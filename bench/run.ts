@@ -20,7 +20,7 @@ const option = (name: string) => {
   return index >= 0 ? argv[index + 1] : undefined;
 };
 const RUNS = Number(option('runs') ?? 3);
-const ONLY = option('case');
+const ONLY = option('case')?.split(',');
 const TIMEOUT_MS = 3000; // preflight's default probe timeout
 const RESULTS = new URL('./results.json', import.meta.url);
 
@@ -29,6 +29,8 @@ const NEC_TCP = [135, 139, 445, 1801, 12090, 29001, 29002, 29003, 29004, 29005, 
 const NEC_UDP = [137, 1801, 3527, 29003, 29007, 29106, 49107];
 
 type Row = {
+  /** The case's name, as --case takes it. */
+  name?: string;
   case: string;
   mark: string;
   preflightMs: number;
@@ -281,14 +283,24 @@ async function main(): Promise<void> {
   console.log(`machine: ${machine}\ncommand: ${command} (median of ${RUNS} runs; memory: peak RSS)\n`);
   const rows: Row[] = [];
   for (const [name, run] of Object.entries(cases)) {
-    if (ONLY && ONLY !== name) continue;
+    if (ONLY && !ONLY.includes(name)) continue;
     process.stdout.write(`${name} ...`);
-    const row = await run();
+    const row = { name, ...(await run()) };
     if (row.nmapMs !== undefined) row.ratio = Number((row.preflightMs / row.nmapMs).toFixed(2));
     rows.push(row);
     process.stdout.write(`\r${formatRow(row)}\n`);
   }
-  writeFileSync(RESULTS, `${JSON.stringify({ machine, command, runs: RUNS, date: new Date().toISOString(), rows }, null, 2)}\n`);
+  // Cases not run this time keep their last figures, each row with the command that made it.
+  const date = new Date().toISOString();
+  let kept: (Row & { command?: string; date?: string })[] = [];
+  try {
+    kept = (JSON.parse(readFileSync(RESULTS, 'utf8')) as { rows: typeof kept }).rows.filter((row) => !rows.some((each) => each.name === row.name));
+  } catch {
+    // no earlier results
+  }
+  const order = Object.keys(cases);
+  const all = [...kept, ...rows.map((row) => ({ ...row, command, date }))].sort((x, y) => order.indexOf(x.name ?? "") - order.indexOf(y.name ?? ""));
+  writeFileSync(RESULTS, `${JSON.stringify({ machine, runs: RUNS, rows: all }, null, 2)}\n`);
   console.log(`\nwritten to bench/results.json`);
 }
 

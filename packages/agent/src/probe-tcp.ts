@@ -15,7 +15,7 @@ import { observeError } from './errno.js';
  * a 3 s timeout, so at 20% loss each way an open port reads as filtered about once in 25,000
  * probes instead of once in 170 with three attempts.
  */
-const TCP_ATTEMPT_SPACING_MS = 500;
+export const TCP_ATTEMPT_SPACING_MS = 500;
 
 /** Outcomes that end a probe at once; `no-answer` waits for the other attempts or the deadline. */
 const isFinal = (observation: ProbeObservation): boolean => observation.kind !== 'no-answer';

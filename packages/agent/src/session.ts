@@ -19,6 +19,7 @@ import {
   type Request,
   type RequestType,
 } from '@preflight/protocol';
+import { probeConcurrency } from './file-budget.js';
 import { ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
 import { probeTarget } from './probe-target.js';
@@ -170,7 +171,7 @@ export class Session {
 
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
     const run = this.requireRun();
-    const limit = pLimit(request.concurrency);
+    const limit = pLimit(probeConcurrency(request.concurrency, request.probes));
     // Results go out together, once per turn of the event loop: thousands of probes finishing
     // at once make a few messages, not thousands.
     let batch: ProbeResult[] = [];

@@ -36,7 +36,7 @@ program
   .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')
   .option('--json <file>', 'write the JSON report to FILE (- for standard output)')
   .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
-  .option('--concurrency <n>', 'probes each agent has under way at once', wholeNumber(1, 10_000), DEFAULTS.concurrency)
+  .option('--concurrency <n>', 'probes each agent may have under way at once (each lowers it to fit its file limit)', wholeNumber(1, 10_000), DEFAULTS.concurrency)
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))
   .action(async (options: Omit<RunCommandOptions, 'color'> & { color: boolean; node: AgentNode[] }) => {
     const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;

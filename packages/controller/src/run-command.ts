@@ -12,8 +12,11 @@ import { buildReport } from './report/model.js';
 import { renderTable } from './report/table.js';
 import { runPlan } from './run.js';
 
-/** Probes an agent has under way at once when not told: three sockets each stay under 1024 files. */
-export const DEFAULT_CONCURRENCY = 200;
+/**
+ * Probes an agent may have under way at once when not told. A ceiling: each agent lowers it to
+ * what its free file descriptors can hold.
+ */
+export const DEFAULT_CONCURRENCY = 4096;
 
 export type RunCommandOptions = {
   profile?: string;

@@ -1,0 +1,47 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import type { ProbeOrder } from '@preflight/protocol';
+import { TCP_ATTEMPT_SPACING_MS } from './probe-tcp.js';
+
+/** Files kept free for the control connection, logs, ping's pipes and the OS's own needs. */
+const RESERVED_FILES = 256;
+
+/** Where the OS sets no per-process file limit we can read (Windows), probes under way at most. */
+const UNBOUNDED_CONCURRENCY = 4096;
+
+/** The process's soft limit on open files (Linux: /proc/self/limits), or null where unknown. */
+export function fileLimit(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((each) => each.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Files this process has open now (Linux), or 0 where it cannot tell. */
+export function openFiles(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The most sockets one probe can hold at once: TCP keeps a fresh attempt every half second. */
+export function socketsPerProbe(order: ProbeOrder): number {
+  if (order.protocol === 'tcp' && order.method === 'handshake') return Math.ceil(order.timeoutMs / TCP_ATTEMPT_SPACING_MS) + 1;
+  if (order.method === 'echo') return 3; // ping's stdout and stderr pipes, and its process
+  return 1;
+}
+
+/**
+ * How many probes may be under way at once: what the controller allows, lowered to what the
+ * free file descriptors can hold, so that a large run never fails with EMFILE halfway.
+ */
+export function probeConcurrency(requested: number, orders: readonly ProbeOrder[], limit = fileLimit(), open = openFiles()): number {
+  if (orders.length === 0) return 1;
+  const perProbe = Math.max(...orders.map(socketsPerProbe));
+  const fits = limit === null ? UNBOUNDED_CONCURRENCY : Math.floor((limit - open - RESERVED_FILES) / perProbe);
+  return Math.max(1, Math.min(requested, fits, orders.length));
+}
