@@ -110,7 +110,8 @@ export class Lab {
   static async create({ nodes, delayMs = 0 }: { nodes: number; delayMs?: number }): Promise<Lab> {
     if (nodes < 1 || nodes > 200) throw new Error('lab: 1 to 200 nodes');
     labCount += 1;
-    const lab = new Lab(`pf${process.pid % 100000}x${labCount}`, nodes, delayMs);
+    if (labCount === 1) await sweepStaleLabs();
+    const lab = new Lab(`pf${process.pid}x${labCount}`, nodes, delayMs);
     live.add(lab);
     try {
       await lab.build();
@@ -293,6 +294,29 @@ export class Lab {
       }
     }
   }
+}
+
+/**
+ * Removes the namespaces of labs whose test process is gone (killed with SIGKILL, so its exit
+ * handlers never ran). A lab's namespaces carry its creator's PID: `pf<pid>x<n>-...`.
+ */
+export async function sweepStaleLabs(): Promise<string[]> {
+  const { stdout } = await run(['ip', 'netns', 'list']);
+  const stale = stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => {
+      const pid = Number(name.match(/^pf(\d+)x\d+-/)?.[1]);
+      if (!pid || pid === process.pid) return false;
+      try {
+        process.kill(pid, 0);
+        return false; // its test process still runs
+      } catch {
+        return true;
+      }
+    });
+  for (const name of stale) await run(['ip', 'netns', 'del', name]);
+  return stale;
 }
 
 /** A table with accepting base chains; tests add rules to them. */

@@ -25,7 +25,9 @@ export type RunningAgent = {
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const log = options.log ?? (() => {});
   const sessions = new Set<Session>();
-  const server = new WebSocketServer({ host: options.host, port: options.port, maxPayload: MAX_MESSAGE_BYTES });
+  // Compressed: a run's bulk messages (listen replies, results) shrink tenfold, and on a lossy
+  // link every segment not sent is one TCP cannot lose.
+  const server = new WebSocketServer({ host: options.host, port: options.port, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
