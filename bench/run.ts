@@ -294,7 +294,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   let kept: (Row & { command?: string; date?: string })[] = [];
   try {
-    kept = (JSON.parse(readFileSync(RESULTS, 'utf8')) as { rows: typeof kept }).rows.filter((row) => !rows.some((each) => each.name === row.name));
+    kept = (JSON.parse(readFileSync(RESULTS, 'utf8')) as { rows: typeof kept }).rows.filter((row) => row.name && !rows.some((each) => each.name === row.name));
   } catch {
     // no earlier results
   }

@@ -31,6 +31,8 @@ type Listener = { close(): Promise<void> };
  */
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
+  /** Set once the run has ended: a bind that finishes later is closed at once. */
+  private closed = false;
 
   constructor(
     private readonly host: string,
@@ -56,6 +58,7 @@ export class ListenerSet {
   }
 
   async closeAll(): Promise<number> {
+    this.closed = true;
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((listener) => listener.close()));
@@ -68,6 +71,11 @@ export class ListenerSet {
     try {
       const listener =
         spec.protocol === 'tcp' ? await this.listenTcp(spec.port) : await this.listenUdp(spec.port);
+      if (this.closed) {
+        // The run ended while this port was being bound (the controller went away mid-listen).
+        await listener.close();
+        return { ...spec, state: 'failed', code: 'RUN-ENDED' };
+      }
       this.listeners.set(id, listener);
       return { ...spec, state: 'bound' };
     } catch (error) {

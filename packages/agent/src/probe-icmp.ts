@@ -34,6 +34,9 @@ export function readPingLine(line: string): ProbeObservation | null {
 export function probeIcmp(order: ProbeOrder, signal: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   const [command, ...args] = pingCommand(process.platform, order.host, order.timeoutMs);
+  if (signal.aborted) {
+    return Promise.resolve({ key: order.key, protocol: 'icmp', observation: { kind: 'error', code: 'ABORTED', message: 'the run ended first' }, attempts: 0, elapsedMs: 0 });
+  }
   return new Promise((resolve) => {
     let settled = false;
     let buffered = '';

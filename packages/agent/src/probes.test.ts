@@ -148,3 +148,23 @@ describe('probes over real sockets', () => {
     });
   });
 });
+
+describe('a run that ends while its listeners are being bound', () => {
+  it('closes every listener that finishes binding afterwards', async () => {
+    const set = new ListenerSet(HOST, runKey, () => {});
+    const ports = await Promise.all(Array.from({ length: 50 }, () => freePort()));
+    const opening = set.open(ports.map((port) => ({ protocol: 'tcp' as const, port })));
+    await set.closeAll(); // the controller went away mid-listen
+    const results = await opening;
+    expect(set.size).toBe(0);
+    for (const result of results) expect(result.state).not.toBe('bound');
+    for (const port of ports) {
+      const free = await new Promise<boolean>((resolve) => {
+        const probe = net.createServer();
+        probe.once('error', () => resolve(false));
+        probe.listen(port, HOST, () => probe.close(() => resolve(true)));
+      });
+      expect(free).toBe(true);
+    }
+  });
+});
