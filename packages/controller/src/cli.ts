@@ -65,10 +65,16 @@ profiles
   .action((name: string) => {
     const profile = loadProfile(name);
     console.log(`${profile.title} (${profile.name} ${profile.version})`);
-    const table = new Table({ head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Required', 'Purpose'], wordWrap: true, colWidths: [22, 7, 14, 14, 14, 9, 10, 40] });
+    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const table = new Table({
+      head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Expect', 'Required', 'Purpose'],
+      style: color ? {} : { head: [], border: [] },
+      wordWrap: true,
+      colWidths: [22, 7, 14, 14, 14, 9, 8, 10, 40],
+    });
     for (const req of profile.requirements) {
       const ports = req.ports ? `${req.ports.join(', ')}${expandPorts(req.ports).length > 1 ? ` (${expandPorts(req.ports).length})` : ''}` : '';
-      table.push([req.id, req.protocol, ports, rolesOf(req.from).join(', '), rolesOf(req.to).join(', '), req.direction, req.required ? 'yes' : 'optional', req.purpose]);
+      table.push([req.id, req.protocol, ports, rolesOf(req.from).join(', '), rolesOf(req.to).join(', '), req.direction, req.expect, req.required ? 'yes' : 'optional', req.purpose]);
     }
     console.log(table.toString());
   });
