@@ -17,6 +17,7 @@ const makeCheck = (overrides: Partial<PlannedCheck> = {}): PlannedCheck => ({
   expect: 'open',
   target: 'agent',
   method: 'handshake',
+  network: null,
   ...overrides,
 });
 
@@ -38,6 +39,13 @@ const external = (observation?: ProbeObservation, overrides: Partial<CheckEviden
   makeEvidence(observation, { listen: undefined, targetAddress: '10.1.1.2', ...overrides });
 
 describe('classify', () => {
+  it('reports what was not asked for as not tested, saying what to add, whatever the wire showed', () => {
+    const absent = classify(makeCheck({ absentRole: 'client', from: 'client' }), makeEvidence());
+    expect(absent).toEqual({ status: 'not-tested', reason: 'no-node', detail: 'no node has the optional role client: add --node client=HOST to check it' });
+    const noAddress = classify(makeCheck({ network: 'interconnect', address: null }), makeEvidence({ kind: 'verified' }));
+    expect(noAddress).toEqual({ status: 'not-tested', reason: 'no-address', detail: 'b has no address on network interconnect: add --node b@interconnect=HOST to check it' });
+  });
+
   it.each<[string, PlannedCheck, CheckEvidence, string, string]>([
     ['handshake verified', makeCheck(), makeEvidence({ kind: 'verified' }), 'open', 'verified'],
     ['TCP reset', makeCheck(), makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }), 'blocked', 'rejected'],

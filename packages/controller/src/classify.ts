@@ -30,6 +30,12 @@ const notTested = (reason: NotTestedReason, detail: string): CheckOutcome => ({ 
  * An agent that could not take part never makes a port look blocked.
  */
 export function classify(check: PlannedCheck, evidence: CheckEvidence): CheckOutcome {
+  if (check.absentRole) {
+    return notTested('no-node', `no node has the optional role ${check.absentRole}: add --node ${check.absentRole}=HOST to check it`);
+  }
+  if (check.address === null) {
+    return notTested('no-address', `${check.to} has no address on network ${check.network}: add --node ${check.to}@${check.network}=HOST to check it`);
+  }
   if (check.target === 'external') {
     if (!evidence.targetAddress) return notTested('no-target', `${check.to} runs no agent: name it with --target ${check.to}=HOST to check it`);
     if (!check.method) {

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
-import { parseNode, parseTarget, type AgentNode } from './nodes.js';
+import { assembleNodes, parseNode, parseTarget, type NodeArgument } from './nodes.js';
 import { expandPorts } from './plan.js';
 import { profileJsonSchema } from './profile/json-schema.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
@@ -30,7 +30,7 @@ program
   .description('check every port of a profile (or of --ports) in both directions between the agents')
   .option('--profile <name|path>', 'a built-in profile (see `preflight profiles list`) or a profile file')
   .option('--ports <proto:ports>', 'ad-hoc ports instead of a profile, e.g. tcp:1801,29001-29007, udp:3527 or icmp (repeatable)', collect(String), [])
-  .option('--node <role=host[:port]>', 'an agent to use, by role (repeatable)', collect(parseNode), [])
+  .option('--node <role=host[:port]>', 'an agent to use, by role (repeatable); ROLE@NETWORK=HOST gives its address on another network of the profile', collect(parseNode), [])
   .option('--target <role=host[:port]>', 'a server that runs no agent, for an external role of the profile (repeatable)', collect(parseTarget), [])
   .option('--local', 'start one agent per role on this machine (127.0.0.1, 127.0.0.2, ...) and check them')
   .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')
@@ -38,9 +38,9 @@ program
   .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
   .option('--concurrency <n>', 'probes each agent may have under way at once (each lowers it to fit its file limit)', wholeNumber(1, 10_000), DEFAULTS.concurrency)
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))
-  .action(async (options: Omit<RunCommandOptions, 'color'> & { color: boolean; node: AgentNode[] }) => {
+  .action(async (options: Omit<RunCommandOptions, 'color' | 'node'> & { color: boolean; node: NodeArgument[] }) => {
     const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
-    process.exitCode = await runCommand({ ...options, color });
+    process.exitCode = await runCommand({ ...options, node: assembleNodes(options.node), color });
   });
 
 const profiles = program.command('profiles').description('the built-in profiles');
@@ -72,11 +72,17 @@ profiles
       wordWrap: true,
       colWidths: [22, 7, 14, 14, 14, 9, 8, 10, 40],
     });
+    const networks = Object.keys(profile.networks ?? {});
+    const roleText = (roles: string | string[]) => rolesOf(roles).map((role) => (profile.roles[role]?.optional ? `${role}?` : role)).join(', ');
     for (const req of profile.requirements) {
+      const on = networks.length > 1 ? ` [${(req.networks ?? networks.slice(0, 1)).join(', ')}]` : '';
       const ports = req.ports ? `${req.ports.join(', ')}${expandPorts(req.ports).length > 1 ? ` (${expandPorts(req.ports).length})` : ''}` : '';
-      table.push([req.id, req.protocol, ports, rolesOf(req.from).join(', '), rolesOf(req.to).join(', '), req.direction, req.expect, req.required ? 'yes' : 'optional', req.purpose]);
+      table.push([req.id, req.protocol, ports, roleText(req.from), roleText(req.to), req.direction, req.expect, req.required ? 'yes' : 'optional', req.purpose + on]);
     }
     console.log(table.toString());
+    const optional = Object.keys(profile.roles).filter((role) => profile.roles[role]?.optional);
+    if (optional.length > 0) console.log(`role?: optional; without --node for it, its checks are reported as not tested (${optional.join(', ')})`);
+    if (networks.length > 1) console.log(`[networks]: where a path is checked; --node ROLE=HOST is on ${networks[0]}, give the others with --node ROLE@NETWORK=HOST`);
   });
 
 try {

@@ -21,7 +21,7 @@ function agentBin(): string {
  * role's temporary listeners bind the profile's ports without colliding. Linux answers on all of
  * 127.0.0.0/8; other systems need those addresses added to the loopback interface first.
  */
-export async function startLocalAgents(roles: readonly string[]): Promise<LocalAgents> {
+export async function startLocalAgents(roles: readonly string[], otherNetworks: readonly string[] = []): Promise<LocalAgents> {
   const token = randomBytes(18).toString('base64url');
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -36,7 +36,9 @@ export async function startLocalAgents(roles: readonly string[]): Promise<LocalA
         });
         children.push(child);
         const port = await readyPort(child, role);
-        return { name: role, role, host, port };
+        // One machine has one network: every other network of the profile is reached on the same address.
+        const addresses = Object.fromEntries(otherNetworks.map((network) => [network, host]));
+        return { name: role, role, host, port, ...(otherNetworks.length > 0 ? { addresses } : {}) };
       }),
     );
     return { nodes, token, stop };

@@ -31,9 +31,11 @@ export type CheckStatus = CheckOutcome['status'];
 export type PathEvidence = 'reachable' | 'filtered' | 'rejected' | 'none';
 
 /**
- * Why nothing was learnt. `no-target` (a target that runs no agent was not named with --target)
- * and `no-query` (no query is known for that UDP port) are limits of the check, not of the run:
- * they never fail it. The others mean the run did not complete.
+ * Why nothing was learnt. `no-target` (a target that runs no agent was not named with --target),
+ * `no-node` (an optional role was given no node), `no-address` (a node was given no address on
+ * one of the profile's networks) and `no-query` (no query is known for that UDP port) are limits
+ * of what was asked, not of the run: they never fail it, and the report says what to add. The
+ * others mean the run did not complete.
  */
 export type NotTestedReason =
   | 'agent-unreachable'
@@ -41,7 +43,9 @@ export type NotTestedReason =
   | 'auth-failed'
   | 'probe-error'
   | 'no-target'
-  | 'no-query';
+  | 'no-query'
+  | 'no-node'
+  | 'no-address';
 
 /** Reasons that mean the run did not complete (exit code 3). */
 export const INCOMPLETE_REASONS: ReadonlySet<NotTestedReason> = new Set([

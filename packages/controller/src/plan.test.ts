@@ -91,3 +91,68 @@ describe('checkNodesAgainstProfile', () => {
     expect(() => checkNodesAgainstProfile(profile, nodes)).toThrow(message);
   });
 });
+
+describe('planChecks over several networks, with an optional role', () => {
+  const clustered: Profile = profileSchema.parse({
+    format: 'preflight-profile/1',
+    name: 'cluster',
+    title: 'Cluster',
+    version: '1',
+    roles: {
+      primary: { description: 'a' },
+      secondary: { description: 'b' },
+      client: { description: 'c', optional: true },
+    },
+    networks: { public: { description: 'LAN' }, interconnect: { description: 'mirror LAN' } },
+    requirements: [
+      { id: 'mirror', protocol: 'tcp', ports: [29004], from: 'primary', to: 'secondary', networks: ['public', 'interconnect'], purpose: 'mirror', source: 's' },
+      { id: 'ping', protocol: 'icmp', from: 'primary', to: 'secondary', networks: ['interconnect'], purpose: 'np', source: 's' },
+      { id: 'client', protocol: 'tcp', ports: [12090], from: 'client', to: 'primary', purpose: 'messaging', source: 's' },
+    ],
+  });
+  const primary = { ...node('primary'), addresses: { interconnect: '192.168.0.1' } };
+
+  it('checks a path on each of its networks, probing the address on that network; keys name any network but the first', () => {
+    const plan = planChecks(clustered, [primary, { ...node('secondary'), addresses: { interconnect: '192.168.0.2' } }]);
+    expect(plan.checks.map((check) => [check.key, check.network, check.address ?? 'control address'])).toEqual([
+      ['primary->secondary/tcp/29004', 'public', 'control address'],
+      ['primary->secondary/tcp/29004@interconnect', 'interconnect', '192.168.0.2'],
+      ['secondary->primary/tcp/29004', 'public', 'control address'],
+      ['secondary->primary/tcp/29004@interconnect', 'interconnect', '192.168.0.1'],
+      ['primary->secondary/icmp@interconnect', 'interconnect', '192.168.0.2'],
+      ['secondary->primary/icmp@interconnect', 'interconnect', '192.168.0.1'],
+      ['client->primary/tcp/12090', 'public', 'control address'],
+      ['primary->client/tcp/12090', 'public', 'control address'],
+    ]);
+    // One listener serves a port on every network: agents listen on all their addresses.
+    expect(plan.listeners.get('secondary')).toEqual([{ protocol: 'tcp', port: 29004 }]);
+  });
+
+  it('marks a path to a node with no address on its network (null), and an optional role with no node', () => {
+    const plan = planChecks(clustered, [primary, node('secondary')]);
+    const byKey = new Map(plan.checks.map((check) => [check.key, check]));
+    expect(byKey.get('primary->secondary/tcp/29004@interconnect')?.address).toBeNull();
+    expect(byKey.get('secondary->primary/tcp/29004@interconnect')?.address).toBe('192.168.0.1');
+    expect(byKey.get('client->primary/tcp/12090')?.absentRole).toBe('client');
+    expect(byKey.get('primary->client/tcp/12090')?.absentRole).toBe('client');
+    expect(plan.listeners.get('client')).toBeUndefined();
+    // Nobody would probe 12090 on primary: the client is absent, so no listener is opened for it.
+    expect(plan.listeners.get('primary')).toEqual([{ protocol: 'tcp', port: 29004 }]);
+  });
+
+  it('needs no node for an optional role, and refuses an address on a network the profile lacks', () => {
+    expect(() => checkNodesAgainstProfile(clustered, [primary, node('secondary')])).not.toThrow();
+    expect(() => checkNodesAgainstProfile(clustered, [{ ...node('primary'), addresses: { backup: '10.9.9.9' } }, node('secondary')])).toThrow(
+      '--node primary@backup: profile cluster has no network "backup" (its other networks: interconnect)',
+    );
+    expect(() => checkNodesAgainstProfile(clustered, [{ ...node('primary'), addresses: { public: '10.9.9.9' } }, node('secondary')])).toThrow(
+      'public is the network --node primary=HOST already names',
+    );
+  });
+
+  it('refuses a requirement on a network the profile does not declare', () => {
+    const result = profileSchema.safeParse({ ...clustered, requirements: [{ ...clustered.requirements[0], networks: ['backup'] }] });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('network "backup" is not declared (networks: public, interconnect)');
+  });
+});

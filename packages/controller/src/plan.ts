@@ -1,7 +1,7 @@
 import type { ListenSpec, ProbeMethod, Transport } from '@preflight/protocol';
 import { UsageError } from './errors.js';
 import type { AgentNode } from './nodes.js';
-import { rolesOf, type Profile, type Requirement } from './profile/schema.js';
+import { networksOf, primaryNetwork, rolesOf, type Profile, type Requirement } from './profile/schema.js';
 
 export type Protocol = Requirement['protocol'];
 
@@ -27,6 +27,15 @@ export type PlannedCheck = {
   target: 'agent' | 'external';
   /** How the probe checks the path; null where no query is known for a target's UDP port. */
   method: ProbeMethod | null;
+  /** The profile's network the path is checked on; null where the profile declares none. */
+  network: string | null;
+  /**
+   * The receiving agent's address on that network: absent where it is the node's own address or
+   * `to` runs no agent; null where the node was given none there (the check is then not tested).
+   */
+  address?: string | null;
+  /** An optional role given no node: the check stands in for its paths and is not tested. */
+  absentRole?: string;
 };
 
 /**
@@ -48,8 +57,12 @@ export type Plan = {
   listeners: Map<string, ListenSpec[]>;
 };
 
-export const checkKey = (from: string, to: string, protocol: Protocol, port: number | null): string =>
-  protocol === 'icmp' ? `${from}->${to}/icmp` : `${from}->${to}/${protocol}/${port}`;
+/**
+ * `from->to/protocol/port`, with `@network` for a path on any network but the profile's first, so
+ * the keys of a profile without networks never change.
+ */
+export const checkKey = (from: string, to: string, protocol: Protocol, port: number | null, network?: string): string =>
+  (protocol === 'icmp' ? `${from}->${to}/icmp` : `${from}->${to}/${protocol}/${port}`) + (network ? `@${network}` : '');
 
 /** Expands `[1801, "29001-29003"]` to every port, in order, without repeats. */
 export function expandPorts(ports: Requirement['ports']): number[] {
@@ -83,9 +96,22 @@ export function checkNodesAgainstProfile(profile: Profile, nodes: readonly Agent
       throw new UsageError(`--node ${node.name}: profile ${profile.name} has no agent role "${node.role}" (its roles: ${agentRoles.join(', ')})`);
     }
   }
+  const others = Object.keys(profile.networks ?? {}).slice(1);
+  for (const node of nodes) {
+    for (const network of Object.keys(node.addresses ?? {})) {
+      if (others.includes(network)) continue;
+      const why =
+        network === primaryNetwork(profile)
+          ? `${network} is the network --node ${node.name}=HOST already names`
+          : others.length > 0
+            ? `profile ${profile.name} has no network "${network}" (its other networks: ${others.join(', ')})`
+            : `profile ${profile.name} declares no other networks`;
+      throw new UsageError(`--node ${node.name}@${network}: ${why}`);
+    }
+  }
   const used = rolesUsed(profile);
   const missing = Object.entries(profile.roles)
-    .filter(([name, role]) => role.kind === 'agent' && used.has(name) && !nodes.some((node) => node.role === name))
+    .filter(([name, role]) => role.kind === 'agent' && !role.optional && used.has(name) && !nodes.some((node) => node.role === name))
     .map(([name]) => name);
   if (missing.length > 0) {
     throw new UsageError(
@@ -94,6 +120,9 @@ export function checkNodesAgainstProfile(profile: Profile, nodes: readonly Agent
   }
 }
 
+/** A node at one end of a path; `absent` for an optional role's stand-in. */
+type Endpoint = { name: string; role: string; addresses?: AgentNode['addresses']; absent?: boolean };
+
 /**
  * Plans every check of a profile over the given nodes: for each requirement, each ordered pair of
  * distinct nodes its roles and direction call for. Pure: no sockets, no clocks.
@@ -101,7 +130,12 @@ export function checkNodesAgainstProfile(profile: Profile, nodes: readonly Agent
 export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan {
   const checks = new Map<string, PlannedCheck>();
   const listeners = new Map<string, Map<string, ListenSpec>>();
-  const nodesOf = (role: string) => nodes.filter((node) => node.role === role);
+  const first = primaryNetwork(profile);
+  // An optional role with no node still gets its checks, as stand-ins reported not tested.
+  const nodesOf = (role: string): Endpoint[] => {
+    const given = nodes.filter((node) => node.role === role);
+    return given.length === 0 && profile.roles[role]?.optional ? [{ name: role, role, absent: true }] : given;
+  };
 
   for (const req of profile.requirements) {
     const ports: (number | null)[] = req.protocol === 'icmp' ? [null] : expandPorts(req.ports);
@@ -113,15 +147,17 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
       }
     }
 
-    for (const [fromRole, toRole] of legs) {
+    for (const [[fromRole, toRole], network] of legs.flatMap((leg) => networksOf(profile, req).map((net) => [leg, net] as const))) {
       const external = profile.roles[toRole]?.kind === 'external';
       const senders = nodesOf(fromRole);
-      const receivers: { name: string; role: string }[] = external ? [{ name: toRole, role: toRole }] : nodesOf(toRole);
+      const receivers: Endpoint[] = external ? [{ name: toRole, role: toRole }] : nodesOf(toRole);
       for (const sender of senders) {
         for (const receiver of receivers) {
           if (sender.name === receiver.name) continue;
+          const absentRole = sender.absent ? sender.role : receiver.absent ? receiver.role : undefined;
+          const address = external || receiver.absent || network === first ? undefined : (receiver.addresses?.[network!] ?? null);
           for (const port of ports) {
-            const key = checkKey(sender.name, receiver.name, req.protocol, port);
+            const key = checkKey(sender.name, receiver.name, req.protocol, port, network === first ? undefined : network!);
             const earlier = checks.get(key);
             if (earlier) {
               // A port two requirements share is probed once, under the first, and is required
@@ -144,8 +180,11 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
               expect: req.expect,
               target: external ? 'external' : 'agent',
               method: probeMethod(external, req.protocol, port),
+              network,
+              ...(address === undefined ? {} : { address }),
+              ...(absentRole ? { absentRole } : {}),
             });
-            if (!external && port !== null && req.protocol !== 'icmp') {
+            if (!external && !absentRole && address !== null && port !== null && req.protocol !== 'icmp') {
               const specs = listeners.get(receiver.name) ?? new Map<string, ListenSpec>();
               specs.set(`${req.protocol}/${port}`, { protocol: req.protocol as Transport, port });
               listeners.set(receiver.name, specs);

@@ -43,7 +43,7 @@ export function profileFromPortSpecs(specs: readonly string[]): Profile {
     name: 'ad-hoc',
     title: 'Ports given on the command line',
     version: '0',
-    roles: { [PEER_ROLE]: { description: 'every node given with --node', kind: 'agent' } },
+    roles: { [PEER_ROLE]: { description: 'every node given with --node', kind: 'agent', optional: false } },
     requirements,
   };
 }

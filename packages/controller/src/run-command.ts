@@ -37,7 +37,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   if (options.local && options.node.length > 0) throw new UsageError('--local starts its own agents: leave out --node');
   let local: LocalAgents | undefined;
   try {
-    if (options.local) local = await startLocalAgents(localRoles(profile));
+    if (options.local) local = await startLocalAgents(localRoles(profile), Object.keys(profile.networks ?? {}).slice(1));
     const nodes = adHocRoles(profile, local?.nodes ?? options.node);
     if (nodes.length < 2) throw new UsageError('give at least two nodes, e.g. --node primary=10.1.1.11 --node secondary=10.1.1.12 (or use --local)');
     const token = local?.token ?? options.token ?? process.env.PREFLIGHT_TOKEN;

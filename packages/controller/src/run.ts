@@ -201,7 +201,7 @@ function orderProbes(
   const hostOf = new Map(nodes.map((node) => [node.name, node.host]));
   const orders = new Map<string, ProbeOrder[]>();
   for (const check of checks) {
-    if (!check.method || standings.get(check.from)?.state !== 'ok') continue;
+    if (!check.method || check.absentRole || check.address === null || standings.get(check.from)?.state !== 'ok') continue;
     const target = targets.get(check.to);
     if (check.target === 'external' && !target) continue;
     if (check.target === 'agent') {
@@ -214,7 +214,7 @@ function orderProbes(
       key: check.key,
       protocol: check.protocol,
       method: check.method,
-      host: target?.host ?? hostOf.get(check.to)!,
+      host: target?.host ?? check.address ?? hostOf.get(check.to)!,
       port: target?.port ?? check.port ?? 0,
       nonce: makeNonce(),
       timeoutMs,

@@ -9,12 +9,13 @@ import type { Profile } from './schema.js';
  */
 const load = (): Profile => loadProfile(fileURLToPath(new URL('../../../../profiles/nec-symmetry.yaml', import.meta.url)));
 
-const nodes = ['primary', 'secondary'].map((name) => ({ name, role: name, host: name, port: 7890 }));
+const server = (name: string) => ({ name, role: name, host: name, port: 7890, addresses: { interconnect: `${name}-ic` } });
+const nodes = [server('primary'), server('secondary')];
 
-/** `protocol/port from->to` for every check the planner makes of the profile on two servers. */
-const expand = (profile: Profile): string[] =>
-  planChecks(profile, nodes)
-    .checks.map((check) => `${check.protocol}/${check.port} ${check.from}->${check.to}`)
+/** `protocol/port from->to` (with `@network` off the public LAN) for every check the planner makes. */
+const expand = (profile: Profile, given = nodes): string[] =>
+  planChecks(profile, given)
+    .checks.map((check) => `${check.protocol}/${check.port} ${check.from}->${check.to}${check.network === 'public' ? '' : `@${check.network}`}`)
     .sort();
 
 /** Both ways between the two cluster servers: every "IN and OUT" row of Appendix D that is kept. */
@@ -38,7 +39,11 @@ const BETWEEN_SERVERS = [
   'udp/29106', // NEC Windows heartbeat: not in Appendix D, recommended
   'tcp/49107', // G4S Flashnet / device discovery: optional
   'udp/49107',
+  'icmp/null', // NEC: ICMP between the servers, recommended
 ];
+
+/** Heartbeat, mirror and ICMP: also on the interconnect / mirror-disk-connect LAN. */
+const ON_INTERCONNECT = ['tcp/29004', 'tcp/29005', 'udp/29106', 'icmp/null'];
 
 /** Appendix D "OUT" rows: from each server to a target that runs no agent. */
 const OUTBOUND = [
@@ -52,29 +57,52 @@ const OUTBOUND = [
 
 const EXPECTED = [
   ...BETWEEN_SERVERS.flatMap((port) => [`${port} primary->secondary`, `${port} secondary->primary`]),
+  ...ON_INTERCONNECT.flatMap((port) => [`${port} primary->secondary@interconnect`, `${port} secondary->primary@interconnect`]),
   ...OUTBOUND,
 ].sort();
 
 describe('profiles/nec-symmetry.yaml', () => {
   const profile = load();
 
-  it('is a valid profile with the two cluster servers as agents and DNS/time as external', () => {
+  it('is a valid profile: the two cluster servers, the optional comm server and client, and the targets that run no agent', () => {
     expect(profile).toMatchObject({ format: 'preflight-profile/1', name: 'nec-symmetry', version: '1.0.0' });
-    const kinds = Object.fromEntries(Object.entries(profile.roles).map(([name, role]) => [name, role.kind]));
-    expect(kinds).toEqual({ primary: 'agent', secondary: 'agent', 'dns-server': 'external', 'time-server': 'external' });
+    const kinds = Object.fromEntries(Object.entries(profile.roles).map(([name, role]) => [name, `${role.kind}${role.optional ? '?' : ''}`]));
+    expect(kinds).toEqual({
+      primary: 'agent',
+      secondary: 'agent',
+      'comm-server': 'agent?',
+      client: 'agent?',
+      'dns-server': 'external',
+      'time-server': 'external',
+      'field-panel': 'external',
+    });
+    expect(Object.keys(profile.networks ?? {})).toEqual(['public', 'interconnect']);
   });
 
-  it('yields exactly the ports and directions of Appendix D (plus the 29106 heartbeat)', () => {
-    expect(expand(profile)).toEqual(EXPECTED);
+  it('yields exactly the ports and directions of Appendix D between the servers (plus NEC\'s heartbeat and ICMP), on both networks where NEC needs them', () => {
+    const withStandIns = expand(profile).filter((entry) => !/client|comm-server/.test(entry));
+    expect(withStandIns).toEqual(EXPECTED);
   });
 
-  it('leaves out what is not between the cluster servers, 29006, and ICMP (not probed yet)', () => {
-    const ports = expand(profile).map((entry) => entry.split(' ')[0]);
+  it('checks client messaging between the servers and a client or comm server, and the comm server to the panels', () => {
+    const all = [...nodes, server('comm-server'), server('client')];
+    const extra = expand(profile, all).filter((entry) => !EXPECTED.includes(entry));
+    expect(extra).toEqual(
+      [
+        ...['client', 'comm-server'].flatMap((end) =>
+          ['primary', 'secondary'].flatMap((srv) => [`tcp/12090 ${end}->${srv}`, `tcp/12090 ${srv}->${end}`]),
+        ),
+        'tcp/3001 comm-server->field-panel',
+        'tcp/49107 comm-server->field-panel',
+      ].sort(),
+    );
+  });
+
+  it('leaves out what is not between the cluster servers and 29006', () => {
+    const between = expand(profile).filter((entry) => /primary->secondary|secondary->primary/.test(entry)).map((entry) => entry.split(' ')[0]);
     for (const absent of ['tcp/3001', 'tcp/3002', 'tcp/29006', 'udp/29006']) {
-      expect(ports).not.toContain(absent);
+      expect(between).not.toContain(absent);
     }
-    expect(profile.requirements.some((req) => req.protocol === 'icmp')).toBe(false);
-    expect(profile.description).toMatch(/ICMP/);
   });
 
   it('marks as optional only the conditional rows, MSMQ ping and the heartbeat', () => {
@@ -86,8 +114,10 @@ describe('profiles/nec-symmetry.yaml', () => {
       'file-sharing-udp udp/137',
       'msmq-ping udp/3527',
       'nec-heartbeat udp/29106',
+      'nec-icmp icmp/',
       'flashnet-discovery-tcp tcp/49107',
       'flashnet-discovery-udp udp/49107',
+      'panel-discovery tcp/49107',
     ]);
     for (const req of profile.requirements.filter((r) => !r.required)) expect(req.note).toBeTruthy();
   });
@@ -95,16 +125,16 @@ describe('profiles/nec-symmetry.yaml', () => {
   it('keeps 445/tcp and 137/udp required where another row requires them, as the planner sees it', () => {
     const checks = planChecks(profile, nodes).checks;
     const optional = [...new Set(checks.filter((check) => !check.required).map((check) => `${check.protocol}/${check.port}`))];
-    expect(optional.sort()).toEqual(['tcp/139', 'tcp/49107', 'udp/29106', 'udp/3527', 'udp/49107']);
+    expect(optional.sort()).toEqual(['icmp/null', 'tcp/139', 'tcp/49107', 'udp/29106', 'udp/3527', 'udp/49107']);
     expect(checks.find((check) => check.key === 'primary->secondary/tcp/445')).toMatchObject({ requirement: 'symmetry-registry', required: true });
     expect(checks.find((check) => check.key === 'secondary->primary/udp/137')).toMatchObject({ requirement: 'netbios-ns', required: true });
   });
 
-  it('gives every requirement a unique id and a source in document 000 (or the NEC note for 29106)', () => {
+  it('gives every requirement a unique id and a source in document 000 (or NEC\'s material for the heartbeat and ICMP)', () => {
     const ids = profile.requirements.map((req) => req.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const req of profile.requirements) {
-      expect(req.source).toMatch(req.id === 'nec-heartbeat' ? /NEC/ : /^000_f072ccf0c52f8061\.txt, Appendix D, /);
+      expect(req.source).toMatch(['nec-heartbeat', 'nec-icmp'].includes(req.id) ? /^NEC ExpressCluster/ : /^000_f072ccf0c52f8061\.txt, Appendix D, /);
     }
   });
 });

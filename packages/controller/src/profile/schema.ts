@@ -26,6 +26,14 @@ export const roleSchema = z
     description: z.string().min(1),
     /** `agent`: a server that runs preflight-agent; `external`: a target that does not (DNS, NTP). */
     kind: z.enum(['agent', 'external']).default('agent').describe('agent: runs preflight-agent; external: a target that does not (DNS, NTP, SQL)'),
+    /** An agent role a site may not have (a separate communication server): without a node, its checks are reported not tested. */
+    optional: z.boolean().default(false).describe('a role a site may not have: with no --node for it, its checks are reported as not tested'),
+  })
+  .strict();
+
+export const networkSchema = z
+  .object({
+    description: z.string().min(1),
   })
   .strict();
 
@@ -40,6 +48,8 @@ export const requirementSchema = z
     from: roles.describe('the role, or roles, that open the connection or send the datagram'),
     /** The role, or roles, that receive it. */
     to: roles.describe('the role, or roles, that receive it'),
+    /** The networks the path is checked on; default: the profile's first network. */
+    networks: z.array(name).min(1).optional().describe("the profile's networks this path is checked on (default: the first)"),
     /** `both`: also checked from `to` to `from`. */
     direction: z.enum(['both', 'one-way']).default('both').describe('both: also checked from `to` to `from`'),
     purpose: z.string().min(1),
@@ -61,6 +71,11 @@ export const profileSchema = z
     version: z.string().min(1),
     description: z.string().optional(),
     roles: z.record(name, roleSchema),
+    /**
+     * The networks between the nodes, where a node has an address on more than one (a cluster's
+     * public LAN and its interconnect). The first is the one `--node ROLE=HOST` names.
+     */
+    networks: z.record(name, networkSchema).optional().describe('networks between the nodes; the first is the one --node ROLE=HOST names, others take --node ROLE@NETWORK=HOST'),
     requirements: z.array(requirementSchema).min(1),
   })
   .strict()
@@ -76,6 +91,12 @@ export const profileSchema = z
           ctx.addIssue({ code: 'custom', path: at(end), message: `role "${role}" is not in roles (${known})` });
         }
       }
+      for (const network of req.networks ?? []) {
+        if (!profile.networks || !(network in profile.networks)) {
+          const known = profile.networks ? `networks: ${Object.keys(profile.networks).join(', ')}` : 'the profile declares no networks';
+          ctx.addIssue({ code: 'custom', path: at('networks'), message: `network "${network}" is not declared (${known})` });
+        }
+      }
       if (req.protocol === 'icmp' && req.ports) {
         ctx.addIssue({ code: 'custom', path: at('ports'), message: 'icmp has no ports: remove them' });
       }
@@ -89,3 +110,13 @@ export const profileSchema = z
 export type Profile = z.infer<typeof profileSchema>;
 export type Requirement = z.infer<typeof requirementSchema>;
 export type Role = z.infer<typeof roleSchema>;
+
+/** The networks a requirement is checked on, or [null] where the profile declares none. */
+export function networksOf(profile: Profile, req: Requirement): (string | null)[] {
+  if (req.networks) return req.networks;
+  const first = Object.keys(profile.networks ?? {})[0];
+  return [first ?? null];
+}
+
+/** The network `--node ROLE=HOST` names: the profile's first, or null where it declares none. */
+export const primaryNetwork = (profile: Profile): string | null => Object.keys(profile.networks ?? {})[0] ?? null;

@@ -49,6 +49,8 @@ export type ReportCheck = {
   port: number | null;
   from: string;
   to: string;
+  /** The profile's network the path was checked on; absent where the profile declares none. */
+  network?: string;
   purpose: string;
   required: boolean;
   expect: 'open' | 'closed';
@@ -106,6 +108,7 @@ export function buildReport(profile: Profile, run: RunResult, options: Report['o
       port: check.port,
       from: check.from,
       to: check.to,
+      ...(check.network === null ? {} : { network: check.network }),
       purpose: check.purpose,
       required: check.required,
       expect: check.expect,

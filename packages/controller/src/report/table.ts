@@ -36,11 +36,15 @@ export function renderTable(report: Report, options: TableOptions): string {
     colWidths: [7, 13, 36, 28, 24, 24],
     wordWrap: true,
   });
+  // A network is named only on the rows of a requirement checked on more than one.
+  const networksOf = new Map<string, Set<string | undefined>>();
+  for (const check of report.checks) networksOf.set(check.requirement, (networksOf.get(check.requirement) ?? new Set()).add(check.network));
   for (const row of rowsOf(report.checks)) {
+    const multi = (networksOf.get(row.requirement)?.size ?? 0) > 1;
     table.push([
       row.protocol,
       portsText(row.ports),
-      row.purpose + (row.required ? '' : ' (optional)'),
+      row.purpose + (multi && row.network ? ` [${row.network}]` : '') + (row.required ? '' : ' (optional)'),
       row.back ? `${row.a} ⇄ ${row.b}` : `${row.a} → ${row.b}`,
       cellText(row.there, paint),
       row.back ? cellText(row.back, paint) : paint('grey', '—'),
@@ -52,7 +56,9 @@ export function renderTable(report: Report, options: TableOptions): string {
 }
 
 type Row = {
+  requirement: string;
   protocol: string;
+  network?: string;
   purpose: string;
   required: boolean;
   a: string;
@@ -67,10 +73,10 @@ function rowsOf(checks: readonly ReportCheck[]): Row[] {
   const rows = new Map<string, Row>();
   for (const check of checks) {
     const [a, b] = [check.from, check.to].sort() as [string, string];
-    const id = `${check.requirement}|${a}|${b}`;
+    const id = `${check.requirement}|${check.network ?? ''}|${a}|${b}`;
     let row = rows.get(id);
     if (!row) {
-      row = { protocol: check.protocol, purpose: check.purpose, required: check.required, a: check.from, b: check.to, ports: [], there: [] };
+      row = { requirement: check.requirement, protocol: check.protocol, network: check.network, purpose: check.purpose, required: check.required, a: check.from, b: check.to, ports: [], there: [] };
       rows.set(id, row);
     }
     if (check.from === row.a) {
@@ -123,6 +129,24 @@ function toneOf(check: ReportCheck): 'green' | 'red' | 'yellow' | 'grey' {
   return check.status === 'not-tested' ? 'grey' : 'yellow';
 }
 
+/** Not-tested reasons that come from what the engineer left out, not from the run. */
+const NOT_ASKED: ReadonlySet<string> = new Set(['no-target', 'no-node', 'no-address']);
+
+/** One line per thing left out (a target, an optional role, a node's address on a network), saying what to add. */
+function notAskedLines(checks: readonly ReportCheck[]): string[] {
+  const counts = new Map<string, number>();
+  for (const check of checks) {
+    const what =
+      check.reason === 'no-target'
+        ? `to ${check.to}, which runs no agent (--target ${check.to}=HOST)`
+        : check.reason === 'no-node' || check.reason === 'no-address'
+          ? check.detail.replace(/^.*: add (.*) to check it$/, 'needing $1')
+          : undefined;
+    if (what) counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  return [...counts].map(([what, count]) => `${count} check${count === 1 ? '' : 's'} not tested, ${what}.`);
+}
+
 function summaryLines(report: Report, paint: Paint): string[] {
   const { summary } = report;
   const lines = [
@@ -130,7 +154,7 @@ function summaryLines(report: Report, paint: Paint): string[] {
   ];
   const failing = report.checks.filter((check) => check.verdict === 'fail');
   const doubtful = report.checks.filter(
-    (check) => check.status === 'unverified' || (check.status === 'not-tested' && check.reason !== 'no-target'),
+    (check) => check.status === 'unverified' || (check.status === 'not-tested' && !NOT_ASKED.has(check.reason)),
   );
   const line = (check: ReportCheck) =>
     `  ${check.from} → ${check.to}  ${check.protocol}${check.port === null ? '' : `/${check.port}`}  ${check.reason}: ${check.detail}`;
@@ -147,10 +171,9 @@ function summaryLines(report: Report, paint: Paint): string[] {
     for (const check of doubtful.slice(0, 20)) lines.push(paint('yellow', line(check)));
     if (doubtful.length > 20) lines.push(paint('yellow', `  … and ${doubtful.length - 20} more (see --json)`));
   }
-  const untargeted = report.checks.filter((check) => check.reason === 'no-target').length;
-  if (untargeted > 0) lines.push(paint('grey', `${untargeted} checks to targets that run no agent were not tested.`));
+  lines.push(...notAskedLines(report.checks).map((text) => paint('grey', text)));
   const verdict = {
-    pass: paint('green', 'PASS: every required check is open'),
+    pass: paint('green', summary.notTested > 0 ? 'PASS: every required check that was tested is open' : 'PASS: every required check is open'),
     fail: paint('red', `FAIL: ${summary.failing} required check${summary.failing === 1 ? '' : 's'} failed`),
     incomplete: paint('red', 'INCOMPLETE: the run could not test every path (see above)'),
     unverified: paint('yellow', 'UNVERIFIED: nothing is blocked, but some required ports could not be verified'),
