@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, describeLab } from './netlab.js';
+import { notAsked } from './scenario.js';
 
 const TOKEN = 'lab-token';
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
@@ -27,10 +28,10 @@ describeLab('two agents with a firewall between them', () => {
         '--token', TOKEN, '--timeout', '1500', '--json', json,
       ]);
       const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: JsonCheck[] };
-      const betweenAgents = report.checks.filter((check) => check.reason !== 'no-target');
+      const betweenAgents = report.checks.filter((check) => !notAsked(check));
       const notOpen = betweenAgents.filter((check) => check.status !== 'open');
       expect(notOpen).toEqual([expect.objectContaining({ key: 'primary->secondary/tcp/29002', status: 'blocked', reason: 'filtered' })]);
-      expect(betweenAgents.length).toBe(38);
+      expect(betweenAgents.length).toBe(40); // 38 TCP/UDP ports and ICMP, both ways, on the public LAN
       expect(result.code).toBe(1);
       expect(result.stdout).toContain('primary → secondary  tcp/29002  filtered');
     } finally {
@@ -50,8 +51,8 @@ describeLab('two agents with a firewall between them', () => {
         '--token', TOKEN, '--timeout', String(timeout), '--json', json,
       ]);
       const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: JsonCheck[]; timings: { totalMs: number } };
-      const betweenAgents = report.checks.filter((check) => check.reason !== 'no-target');
-      expect(betweenAgents).toHaveLength(38);
+      const betweenAgents = report.checks.filter((check) => !notAsked(check));
+      expect(betweenAgents).toHaveLength(40);
       for (const check of betweenAgents) expect(check).toMatchObject({ status: 'blocked', reason: 'filtered' });
       expect(result.code).toBe(1);
       expect(report.timings.totalMs).toBeLessThan(2 * timeout);

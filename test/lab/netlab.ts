@@ -13,13 +13,20 @@ const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.py', import.meta.url));
  *   node 1     198.18.1.2 ─┼─ router (198.18.K.1 on each link; nftables forward chain)
  *   node 2     198.18.2.2 ─┘
  *
+ * With `networks: 2`, every node also has a second link (eth1, 198.19.K.2) to its own router
+ * interface: a second routed network between the nodes, like a cluster's interconnect LAN, whose
+ * traffic the same forward chain filters.
+ *
  * Impairments: this machine's kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set), so
  * loss is an nftables `numgen random` drop in the router, per packet leaving toward a host, and
  * latency is a relay (delay-relay.py) that copies each frame of a host's link after a delay.
  */
 
-/** A host of the lab: its namespace, its address, and the router's interface toward it. */
-export type LabHost = { name: string; netns: string; address: string; routerIf: string };
+/**
+ * A host of the lab: its namespace, its address, and the router's interface toward it; in a lab
+ * with a second network (a cluster's interconnect), its address there and the router's interface.
+ */
+export type LabHost = { name: string; netns: string; address: string; routerIf: string; interconnect?: { address: string; routerIf: string } };
 
 /** Where a rule goes: the router's forward chain, or a node's own input or output chain. */
 export type Chain = 'forward' | 'input' | 'output';
@@ -91,6 +98,7 @@ export class Lab {
     nodeCount: number,
     /** One-way delay on every host's link, made by a relay; 0 for a plain wire. */
     private readonly delayMs: number,
+    networks: number,
   ) {
     this.routerNetns = `${id}-rtr`;
     const host = (name: string, k: number): LabHost => ({
@@ -98,6 +106,7 @@ export class Lab {
       netns: `${id}-${name}`,
       address: `198.18.${k}.2`,
       routerIf: `${id}r${k}`,
+      ...(networks > 1 && k > 0 ? { interconnect: { address: `198.19.${k}.2`, routerIf: `${id}i${k}` } } : {}),
     });
     this.controller = host('ctl', 0);
     this.nodes = Array.from({ length: nodeCount }, (_, i) => host(`n${i + 1}`, i + 1));
@@ -107,11 +116,12 @@ export class Lab {
    * Builds a lab with a controller, a router and `nodes` nodes, each on its own subnet; with
    * `delayMs`, every host's link delays each frame that long each way (a round trip of twice it).
    */
-  static async create({ nodes, delayMs = 0 }: { nodes: number; delayMs?: number }): Promise<Lab> {
+  static async create({ nodes, delayMs = 0, networks = 1 }: { nodes: number; delayMs?: number; networks?: 1 | 2 }): Promise<Lab> {
     if (nodes < 1 || nodes > 200) throw new Error('lab: 1 to 200 nodes');
+    if (networks > 1 && delayMs > 0) throw new Error('lab: a second network has no delay relay');
     labCount += 1;
     if (labCount === 1) await sweepStaleLabs();
-    const lab = new Lab(`pf${process.pid}x${labCount}`, nodes, delayMs);
+    const lab = new Lab(`pf${process.pid}x${labCount}`, nodes, delayMs, networks);
     live.add(lab);
     try {
       await lab.build();
@@ -148,8 +158,22 @@ export class Lab {
         await must(['ip', '-n', host.netns, 'link', 'set', 'eth0', 'up']);
         await must(['ip', '-n', host.netns, 'route', 'add', 'default', 'via', `198.18.${k}.1`]);
         await must(['ip', 'netns', 'exec', host.netns, 'nft', tableText('input', 'output')]);
+        if (host.interconnect) await this.buildInterconnect(host, k);
       }),
     );
+  }
+
+  /** The host's second link: eth1 on 198.19.K.0/24, routed to the other hosts' 198.19 addresses. */
+  private async buildInterconnect(host: LabHost, k: number): Promise<void> {
+    const { address, routerIf } = host.interconnect!;
+    const peer = `${this.id}j${k}`;
+    await must(['ip', 'link', 'add', routerIf, 'netns', this.routerNetns, 'type', 'veth', 'peer', 'name', peer, 'netns', host.netns]);
+    await must(['ip', '-n', this.routerNetns, 'addr', 'add', `198.19.${k}.1/24`, 'dev', routerIf]);
+    await must(['ip', '-n', this.routerNetns, 'link', 'set', routerIf, 'up']);
+    await must(['ip', '-n', host.netns, 'link', 'set', peer, 'name', 'eth1']);
+    await must(['ip', '-n', host.netns, 'addr', 'add', `${address}/24`, 'dev', 'eth1']);
+    await must(['ip', '-n', host.netns, 'link', 'set', 'eth1', 'up']);
+    await must(['ip', '-n', host.netns, 'route', 'add', '198.19.0.0/16', 'via', `198.19.${k}.1`, 'dev', 'eth1']);
   }
 
   private relayNetns(k: number): string {
@@ -226,9 +250,14 @@ export class Lab {
     return child;
   }
 
-  /** Starts an agent on a node's address and resolves once it listens on its control port. */
+  /**
+   * Starts an agent and resolves once it listens on its control port: on the node's address, or,
+   * in a lab with an interconnect, on all of them (0.0.0.0, the agent's default), so its
+   * listeners answer on both networks.
+   */
   async startAgent(host: LabHost, token: string, extra: string[] = []): Promise<ChildProcess> {
-    const child = this.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--listen', `${host.address}:7890`, '--token', token, ...extra]);
+    const listen = host.interconnect ? '0.0.0.0:7890' : `${host.address}:7890`;
+    const child = this.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--listen', listen, '--token', token, ...extra]);
     let output = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`lab: agent on ${host.name} did not start: ${output}`)), 10_000);

@@ -15,6 +15,13 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
 /** How many verdicts the lab compared with their rules, over how many runs: for the closing note. */
 export const tally = { verdicts: 0, runs: 0 };
 
+/**
+ * A check not tested because of what the run was not given (a target, an optional role's node, a
+ * node's address on another network): it says nothing of the rules, so verdict tests set it apart.
+ */
+export const notAsked = (check: { status: string; reason: string }): boolean =>
+  check.status === 'not-tested' && ['no-target', 'no-node', 'no-address'].includes(check.reason);
+
 /** `ip saddr A ip daddr B MATCH ACTION` for a rule between two hosts. */
 export const between = (from: LabHost, to: LabHost, match: string, action: string) =>
   `ip saddr ${from.address} ip daddr ${to.address} ${match} ${action}`;

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { TOKEN, between, tally, type JsonCheck } from './scenario.js';
+import { TOKEN, between, notAsked, tally, type JsonCheck } from './scenario.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-targets-'));
 
@@ -57,7 +57,9 @@ describeLab('targets that run no agent, paths that must stay closed, and the who
       expect(checks.get(`${from}->dns-server/tcp/53`)).toMatchObject({ status: 'open', reason: 'answered', detail: expect.stringContaining('DNS answered') });
       expect(checks.get(`${from}->time-server/udp/123`)).toMatchObject({ status: 'open', reason: 'answered', detail: expect.stringContaining('NTP answered (stratum 8)') });
     }
-    for (const check of checks.values()) expect(`${check.key} ${check.status}`).toBe(`${check.key} open`);
+    // The optional roles, the interconnect and the field panel were not given: not tested, and said so.
+    for (const check of checks.values()) expect(`${check.key} ${check.status}`).toBe(`${check.key} ${notAsked(check) ? 'not-tested' : 'open'}`);
+    expect([...checks.values()].filter((check) => check.status === 'open')).toHaveLength(46);
     tally.verdicts += checks.size;
     expect(result.code).toBe(0);
   });
@@ -75,7 +77,9 @@ describeLab('targets that run no agent, paths that must stay closed, and the who
       'primary->dns-server/udp/53': 'blocked/rejected',
     };
     for (const check of checks.values()) {
-      const expected = blocked[check.key] ?? (check.to.endsWith('-server') ? 'open/answered' : 'open/verified');
+      const expected = notAsked(check)
+        ? `not-tested/${check.reason}`
+        : (blocked[check.key] ?? (check.to.endsWith('-server') ? 'open/answered' : 'open/verified'));
       expect(`${check.key} ${check.status}/${check.reason}`).toBe(`${check.key} ${expected}`);
     }
     tally.verdicts += checks.size;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { PORTS, TOKEN, between, expectVerdicts as expectVerdictsIn, mixedRules, runPreflight as runPreflightIn, tally, type JsonCheck, type Rule } from './scenario.js';
+import { PORTS, TOKEN, between, expectVerdicts as expectVerdictsIn, mixedRules, notAsked, runPreflight as runPreflightIn, tally, type JsonCheck, type Rule } from './scenario.js';
 
 /**
  * Every verdict against the rules that cause it. Each scenario places nftables rules and says
@@ -113,7 +113,7 @@ describeLab('verdicts against real firewall rules', () => {
       'secondary->primary/tcp/29005': 'blocked/filtered',
     };
     for (const check of report.checks) {
-      const expected = check.reason === 'no-target' ? 'not-tested/no-target' : (blocked[check.key] ?? 'open/verified');
+      const expected = notAsked(check) ? `not-tested/${check.reason}` : (blocked[check.key] ?? 'open/verified');
       expect(`${check.key} ${check.status}/${check.reason}`).toBe(`${check.key} ${expected}`);
     }
     tally.verdicts += report.checks.length;
