@@ -1,5 +1,5 @@
 import { makeNonce } from '@preflight/protocol';
-import { pingCommand, probeIcmp, readPingLine } from './probe-icmp.js';
+import { pingCommand, probeIcmp, readPingLine, readPingTime } from './probe-icmp.js';
 
 describe('reading ping', () => {
   it.each([
@@ -17,6 +17,16 @@ describe('reading ping', () => {
     expect(readPingLine(line)).toEqual(observation);
   });
 
+  it.each([
+    ['64 bytes from 10.1.1.12: icmp_seq=1 ttl=64 time=0.31 ms', 0.31],
+    ['Reply from 10.1.1.12: bytes=32 time<1ms TTL=128', 1],
+    ['Antwort von 10.1.1.12: Bytes=32 Zeit=3ms TTL=128', 3],
+    ['Réponse de 10.1.1.12 : octets=32 temps=12 ms TTL=128', 12],
+    ['Request timed out.', null],
+  ])('reads the round trip of %s', (line, ms) => {
+    expect(readPingTime(line)).toBe(ms);
+  });
+
   it('asks each platform\'s ping to keep going for the whole timeout', () => {
     expect(pingCommand('linux', 'h', 3000)).toEqual(['ping', '-n', '-i', '0.2', '-w', '3', 'h']);
     expect(pingCommand('win32', 'h', 2500)).toEqual(['ping', '-n', '3', '-w', '1000', 'h']);
@@ -29,5 +39,7 @@ describe('probeIcmp', () => {
     const result = await probeIcmp(order, new AbortController().signal);
     expect(result.observation).toEqual({ kind: 'verified' });
     expect(result.elapsedMs).toBeLessThan(1500);
+    expect(result.rttMs).toBeGreaterThan(0);
+    expect(result.rttMs).toBeLessThan(50);
   });
 });

@@ -20,6 +20,24 @@ export function pingCommand(platform: NodeJS.Platform, host: string, timeoutMs: 
  * a TTL on every platform and in every language Windows speaks; ICMP errors name themselves.
  */
 export function readPingLine(line: string): ProbeObservation | null {
+  return readPingReply(line)?.observation ?? null;
+}
+
+/** ping's round-trip time on a reply line: `time=0.31 ms`, `time<1ms`, `Zeit=3ms`; null if none. */
+export function readPingTime(line: string): number | null {
+  const match = line.match(/[=<]\s*(\d+(?:[.,]\d+)?)\s*ms\b/i);
+  return match ? Number(match[1]!.replace(',', '.')) : null;
+}
+
+/** A ping line's observation and, for a reply, its round-trip time. */
+function readPingReply(line: string): { observation: ProbeObservation; rttMs?: number } | null {
+  const observation = classifyPingLine(line);
+  if (!observation) return null;
+  const rttMs = observation.kind === 'verified' ? readPingTime(line) : null;
+  return rttMs === null ? { observation } : { observation, rttMs };
+}
+
+function classifyPingLine(line: string): ProbeObservation | null {
   if (/ttl[=:]/i.test(line) && !/unreachable|prohibited|filtered/i.test(line)) return { kind: 'verified' };
   if (/prohibited|filtered/i.test(line)) return { kind: 'unreachable', code: 'ICMP-PROHIBITED' };
   if (/unreachable/i.test(line)) return { kind: 'unreachable', code: 'ICMP-UNREACHABLE' };
@@ -42,14 +60,14 @@ export function probeIcmp(order: ProbeOrder, signal: AbortSignal): Promise<Probe
     let buffered = '';
     let requests = 0;
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    const finish = (observation: ProbeObservation) => {
+    const finish = (observation: ProbeObservation, rttMs?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       if (child.exitCode === null) child.kill();
       const elapsedMs = Math.round(performance.now() - started);
-      resolve({ key: order.key, protocol: 'icmp', observation, attempts: Math.max(1, requests), elapsedMs });
+      resolve({ key: order.key, protocol: 'icmp', observation, attempts: Math.max(1, requests), elapsedMs, ...(rttMs === undefined ? {} : { rttMs }) });
     };
     const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });
     // ping keeps its own deadline; this one only guards against a ping that hangs.
@@ -61,8 +79,8 @@ export function probeIcmp(order: ProbeOrder, signal: AbortSignal): Promise<Probe
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         requests = Math.max(requests, Number(line.match(/icmp_seq=(\d+)/)?.[1] ?? 0));
-        const observation = readPingLine(line);
-        if (observation) return finish(observation);
+        const reply = readPingReply(line);
+        if (reply) return finish(reply.observation, reply.rttMs);
       }
     };
     child.stdout.on('data', read);

@@ -30,6 +30,7 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
   const timers: NodeJS.Timeout[] = [];
   let attempts = 0;
   let connected = false;
+  let rttMs: number | undefined;
 
   return new Promise<ProbeResult>((resolve) => {
     let settled = false;
@@ -40,7 +41,7 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       for (const socket of sockets) closeWithReset(socket);
       signal.removeEventListener('abort', onAbort);
       const elapsedMs = Math.round(performance.now() - started);
-      resolve({ key: order.key, protocol: 'tcp', observation, attempts, elapsedMs });
+      resolve({ key: order.key, protocol: 'tcp', observation, attempts, elapsedMs, ...(rttMs === undefined ? {} : { rttMs }) });
     };
     const onAbort = () => finish({ kind: 'error', code: 'ABORTED', message: 'the run ended first' });
     if (signal.aborted) return onAbort();
@@ -49,12 +50,14 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
     const attempt = () => {
       if (settled) return;
       attempts += 1;
+      const attemptStarted = performance.now();
       const socket = net.connect({ host: order.host, port: order.port });
       sockets.add(socket);
       let received = '';
       socket.setNoDelay(true);
       socket.on('connect', () => {
         connected = true;
+        rttMs ??= Math.round((performance.now() - attemptStarted) * 100) / 100;
         socket.write(tcpProbeLine(order.nonce));
       });
       socket.on('data', (chunk: Buffer) => {

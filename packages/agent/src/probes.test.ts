@@ -59,7 +59,10 @@ describe('probes over real sockets', () => {
   it('verifies our own TCP listener', async () => {
     const port = await freePort();
     await listeners.open([{ protocol: 'tcp', port }]);
-    expect(await probeTcp(order('tcp', port), runKey, signal)).toMatchObject({ observation: { kind: 'verified' }, attempts: 1 });
+    const result = await probeTcp(order('tcp', port), runKey, signal);
+    expect(result).toMatchObject({ observation: { kind: 'verified' }, attempts: 1 });
+    expect(result.rttMs).toBeGreaterThanOrEqual(0); // the connection's handshake, on loopback
+    expect(result.rttMs).toBeLessThan(result.elapsedMs + 1);
   });
 
   it('does not take a listener of another run for ours', async () => {

@@ -60,5 +60,10 @@ export const probeResultSchema = z.object({
   /** Connection attempts (TCP) or datagrams (UDP) sent. */
   attempts: z.number().int(),
   elapsedMs: z.number(),
+  /**
+   * The round trip the probe saw, where it saw one: ping's reported time for ICMP, the first
+   * connection's handshake (SYN to SYN-ACK) for TCP. An upper bound on a busy sender.
+   */
+  rttMs: z.number().nonnegative().optional(),
 });
 export type ProbeResult = z.infer<typeof probeResultSchema>;
