@@ -14,7 +14,7 @@ describe('preflight run, the command an engineer types', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('PASS');
     const report = JSON.parse(readFileSync(json, 'utf8'));
-    expect(report).toMatchObject({ format: 'preflight-report/1', summary: { checks: 8, open: 8, exitCode: 0 } });
+    expect(report).toMatchObject({ format: 'preflight-report/2', summary: { checks: 8, open: 8, exitCode: 0 } });
     expect(report.checks[0]).toEqual(
       expect.objectContaining({ requirement: 'tcp-1', protocol: 'tcp', port: 29001, from: 'local1', to: 'local2', required: true, status: 'open', reason: 'verified' }),
     );

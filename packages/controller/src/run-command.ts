@@ -53,7 +53,10 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       ttlMs: DEFAULT_RUN_TTL_MS,
       targets: options.target,
     });
-    const report = buildReport(profile, run, { timeoutMs: options.timeout, concurrency: options.concurrency });
+    const report = buildReport(profile, run, {
+      options: { timeoutMs: options.timeout, concurrency: options.concurrency },
+      targets: options.target,
+    });
 
     for (const node of report.nodes.filter((each) => each.state !== 'connected')) {
       process.stderr.write(`preflight: ${node.detail ?? `node ${node.name}: ${node.state}`}\n`);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import {
+  type HostFacts,
   makeNonce,
   makeRunKey,
   type ListenResult,
@@ -47,9 +48,13 @@ export type NodeOutcome = AgentNode & {
   hostname?: string;
   platform?: string;
   agentVersion?: string;
+  /** What the agent told of its server; absent when it could not be asked. */
+  facts?: HostFacts;
+  /** The agent's clock minus the controller's, and the round trip it was measured over. */
+  clock?: { offsetMs: number; rttMs: number };
 };
 
-export type CheckResult = PlannedCheck & { outcome: CheckOutcome; verdict: Verdict; elapsedMs?: number };
+export type CheckResult = PlannedCheck & { outcome: CheckOutcome; verdict: Verdict; elapsedMs?: number; rttMs?: number };
 
 export type RunResult = {
   runId: string;
@@ -139,7 +144,14 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
         udpReceived: received.has(check.key),
         targetAddress: targets.get(check.to)?.host,
       });
-      return { ...check, outcome, verdict: judge(check.expect, outcome), elapsedMs: probes.get(check.key)?.elapsedMs };
+      const probe = probes.get(check.key);
+      return {
+        ...check,
+        outcome,
+        verdict: judge(check.expect, outcome),
+        elapsedMs: probe?.elapsedMs,
+        ...(probe?.rttMs === undefined ? {} : { rttMs: probe.rttMs }),
+      };
     });
     return {
       runId,

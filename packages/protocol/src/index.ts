@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './handshake.js';
 export * from './messages.js';
 export * from './observations.js';
+export * from './host-facts.js';

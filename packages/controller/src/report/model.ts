@@ -1,10 +1,14 @@
+import { createHash } from 'node:crypto';
+import type { Target } from '../nodes.js';
 import { INCOMPLETE_REASONS } from '../outcome.js';
+import { answerSiteQuestions } from '../site/answers.js';
+import type { SiteAnswers } from '../site/types.js';
 import type { Profile } from '../profile/schema.js';
 import type { CheckResult, RunResult } from '../run.js';
 import { TOOL_VERSION } from '../version.js';
 
 /** Identifier of the JSON report's shape; bumped on any change a reader could notice. */
-export const REPORT_FORMAT = 'preflight-report/1';
+export const REPORT_FORMAT = 'preflight-report/2';
 
 /**
  * Exit codes, the contract scripts rely on.
@@ -27,19 +31,36 @@ export type Summary = {
   exitCode: number;
 };
 
-/** The JSON report: a public contract, pinned by golden tests. */
+/** Who ran the check, and for which site: given by the engineer (`--engineer`, `--site`). */
+export type ReportContext = { engineer: string | null; site: string | null };
+
+/**
+ * The JSON report: a public contract, pinned by golden tests. Every other format (table,
+ * Markdown, HTML) is rendered from it, and `preflight report RESULT.json` renders it again.
+ */
 export type Report = {
   format: typeof REPORT_FORMAT;
   tool: { name: 'preflight'; version: string };
   runId: string;
-  profile: { name: string; title: string; version: string };
+  /** `sha256`: of the profile as loaded (canonical JSON), so a changed profile can be told apart. */
+  profile: { name: string; title: string; version: string; sha256: string };
+  context: ReportContext;
+  /** Each node, how it took part, its agent's version and, where it answered, its host facts and clock. */
   nodes: RunResult['nodes'];
+  /** Servers that run no agent, as given with --target. */
+  targets: Target[];
   options: { timeoutMs: number; concurrency: number };
   startedAt: string;
   finishedAt: string;
   timings: RunResult['timings'];
   summary: Summary;
+  site: SiteAnswers;
   checks: ReportCheck[];
+  /**
+   * SHA-256 over the canonical JSON of every other field: a copy whose content was changed no
+   * longer matches (`preflight report` checks it). It proves integrity, not authorship.
+   */
+  digest: { algorithm: 'sha256'; value: string };
 };
 
 export type ReportCheck = {
@@ -83,15 +104,43 @@ export function summarize(checks: readonly CheckResult[]): Summary {
   };
 }
 
-export function buildReport(profile: Profile, run: RunResult, options: Report['options']): Report {
+/** Canonical JSON: object keys sorted at every depth, so equal content always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The digest a report should carry: over everything but the digest itself. */
+export function digestOf(report: Omit<Report, 'digest'> | Report): Report['digest'] {
+  const { digest: _ignored, ...rest } = report as Report;
+  return { algorithm: 'sha256', value: sha256(canonicalJson(rest)) };
+}
+
+/** Does a report still carry the digest of its content. */
+export const digestMatches = (report: Report): boolean => report.digest?.value === digestOf(report).value;
+
+export type ReportInputs = {
+  options: Report['options'];
+  context?: Partial<ReportContext>;
+  targets?: readonly Target[];
+};
+
+export function buildReport(profile: Profile, run: RunResult, inputs: ReportInputs): Report {
   const round = (ms: number) => Math.round(ms);
-  return {
+  const body: Omit<Report, 'digest'> = {
     format: REPORT_FORMAT,
     tool: { name: 'preflight', version: TOOL_VERSION },
     runId: run.runId,
-    profile: { name: profile.name, title: profile.title, version: profile.version },
+    profile: { name: profile.name, title: profile.title, version: profile.version, sha256: sha256(canonicalJson(profile)) },
+    context: { engineer: inputs.context?.engineer ?? null, site: inputs.context?.site ?? null },
     nodes: run.nodes,
-    options,
+    targets: [...(inputs.targets ?? [])],
+    options: inputs.options,
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt.toISOString(),
     timings: {
@@ -101,6 +150,7 @@ export function buildReport(profile: Profile, run: RunResult, options: Report['o
       totalMs: round(run.timings.totalMs),
     },
     summary: summarize(run.checks),
+    site: answerSiteQuestions(profile, run),
     checks: run.checks.map((check) => ({
       key: check.key,
       requirement: check.requirement,
@@ -120,4 +170,5 @@ export function buildReport(profile: Profile, run: RunResult, options: Report['o
       ...(check.elapsedMs === undefined ? {} : { elapsedMs: check.elapsedMs }),
     })),
   };
+  return { ...body, digest: digestOf(body) };
 }

@@ -45,7 +45,7 @@ const run: RunResult = {
   nodes: nodes.map((node) => ({ ...node, state: 'connected' as const, hostname: node.name.toUpperCase(), platform: 'win32-x64', agentVersion: '0.1.0' })),
   checks,
 };
-const report = buildReport(profile, run, { timeoutMs: 3000, concurrency: 200 });
+const report = buildReport(profile, run, { options: { timeoutMs: 3000, concurrency: 200 }, context: { engineer: 'A. Engineer', site: 'Example site' } });
 
 describe('reports', () => {
   it('pins the JSON report, a public contract', () => expectGolden('report.json', renderJson(report)));
