@@ -77,6 +77,8 @@ export const profileSchema = z
      */
     networks: z.record(name, networkSchema).optional().describe('networks between the nodes; the first is the one --node ROLE=HOST names, others take --node ROLE@NETWORK=HOST'),
     requirements: z.array(requirementSchema).min(1),
+    /** Site questions the report answers from what was measured (AMAG's NEC guide, Appendices A and B). */
+    questions: z.array(z.enum(['nec-appendix-a', 'nec-appendix-b'])).optional().describe('site questions the report answers from the measurements'),
   })
   .strict()
   .superRefine((profile, ctx) => {
