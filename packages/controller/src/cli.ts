@@ -37,6 +37,8 @@ program
   .option('--json <file>', 'write the JSON report to FILE (- for standard output)')
   .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
   .option('--concurrency <n>', 'probes each agent may have under way at once (each lowers it to fit its file limit)', wholeNumber(1, 10_000), DEFAULTS.concurrency)
+  .option('--engineer <name>', 'who runs the check, for the report')
+  .option('--site <name>', 'the customer site, for the report')
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))
   .action(async (options: Omit<RunCommandOptions, 'color' | 'node'> & { color: boolean; node: NodeArgument[] }) => {
     const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;

@@ -5,6 +5,7 @@ import { startLocalAgents, type LocalAgents } from './local-agents.js';
 import type { AgentNode, Target } from './nodes.js';
 import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';
 import { PEER_ROLE, profileFromPortSpecs } from './ports-spec.js';
+import { Progress } from './progress.js';
 import { loadProfile } from './profile/load.js';
 import type { Profile } from './profile/schema.js';
 import { renderJson } from './report/json.js';
@@ -29,6 +30,9 @@ export type RunCommandOptions = {
   timeout: number;
   concurrency: number;
   color: boolean;
+  /** Who runs the check and for which site, carried into the report. */
+  engineer?: string;
+  site?: string;
 };
 
 /** Runs `preflight run` and returns the exit code; throws only PreflightErrors for usage. */
@@ -46,16 +50,21 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     checkTargetsAgainstProfile(profile, options.target);
 
     const plan = planChecks(profile, nodes);
+    // Progress on a terminal only, and never when standard output carries the JSON.
+    const progress = new Progress();
+    const showProgress = progress.enabled && options.json !== '-';
     const run = await runPlan(plan, nodes, {
       token,
       timeoutMs: options.timeout,
       concurrency: options.concurrency,
       ttlMs: DEFAULT_RUN_TTL_MS,
       targets: options.target,
-    });
+      ...(showProgress ? { onStart: (total: number) => progress.start(total), onProbeResult: (result) => progress.probed(result) } : {}),
+    }).finally(() => progress.stop());
     const report = buildReport(profile, run, {
       options: { timeoutMs: options.timeout, concurrency: options.concurrency },
       targets: options.target,
+      context: { engineer: options.engineer ?? null, site: options.site ?? null },
     });
 
     for (const node of report.nodes.filter((each) => each.state !== 'connected')) {

@@ -39,6 +39,9 @@ export type RunOptions = {
   ttlMs: number;
   /** Targets that run no agent, by the profile's external role. */
   targets?: readonly Target[];
+  /** Told of each probe's result as it arrives, for a progress display; `total` comes first. */
+  onStart?: (total: number) => void;
+  onProbeResult?: (result: ProbeResult) => void;
 };
 
 /** How a node took part in the run. */
@@ -110,8 +113,12 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const ordersBySender = orderProbes(plan.checks, nodes, targets, standings, listens, options.timeoutMs);
     const allOrders = [...ordersBySender.values()].flat();
     const checkByNonce = new Map(allOrders.map((order) => [`${order.port}/${order.nonce}`, order.key]));
+    options.onStart?.(plan.checks.length);
     for (const connection of connections) {
-      connection.probeResult = (result) => probes.set(result.key, result);
+      connection.probeResult = (result) => {
+        probes.set(result.key, result);
+        options.onProbeResult?.(result);
+      };
       connection.udpReceived = ({ port, nonce }) => {
         const key = checkByNonce.get(`${port}/${nonce}`);
         if (key) received.add(key);
