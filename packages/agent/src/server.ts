@@ -1,3 +1,4 @@
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES } from '@preflight/protocol';
@@ -11,6 +12,8 @@ export type AgentOptions = {
   maxRunMs: number;
   /** How often to ping the controller (default DEFAULT_HEARTBEAT_MS). */
   heartbeatMs?: number;
+  /** The certificate and key the control port presents (wss); absent only with --insecure (ws). */
+  tls?: { cert: string; key: string };
   log?: (line: string) => void;
 };
 
@@ -27,11 +30,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const sessions = new Set<Session>();
   // Compressed: a run's bulk messages (listen replies, results) shrink tenfold, and on a lossy
   // link every segment not sent is one TCP cannot lose.
-  const server = new WebSocketServer({ host: options.host, port: options.port, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true });
+  const wsOptions = { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true };
+  const https = options.tls ? createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : undefined;
+  const server = https
+    ? new WebSocketServer({ server: https, ...wsOptions })
+    : new WebSocketServer({ host: options.host, port: options.port, ...wsOptions });
   await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
+    const emitter = https ?? server;
+    emitter.once('listening', resolve);
+    emitter.once('error', reject);
+    https?.listen(options.port, options.host);
   });
+  // A client that fails the TLS handshake (a scanner, a plain ws:// controller) is dropped quietly.
+  https?.on('tlsClientError', () => {});
   server.on('connection', (ws, request) => {
     const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
     const session = new Session(ws, peer, {
@@ -44,7 +55,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     sessions.add(session);
     ws.on('close', () => sessions.delete(session));
   });
-  const { port } = server.address() as AddressInfo;
+  const { port } = (https ?? server).address() as AddressInfo;
   return {
     host: options.host,
     port,
@@ -52,6 +63,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       for (const client of server.clients) client.terminate();
       await Promise.all([...sessions].map((session) => session.dispose()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import {
   MAX_MESSAGE_BYTES,
@@ -13,7 +15,26 @@ import {
   type RequestType,
   type UdpReceivedMessage,
 } from '@preflight/protocol';
+import { decidePin, type KnownAgents } from './known-agents.js';
 import { agentAddress, type AgentNode } from './nodes.js';
+
+/**
+ * How the controller trusts agents: over TLS (wss) pinned to each agent's certificate, by a
+ * fingerprint given on the command line, else by the known-agents file, else learned on first
+ * use (recorded in `learned`, for the caller to save). `insecure`: plain ws, no TLS at all.
+ */
+export type AgentTrust = {
+  insecure: boolean;
+  /** `--fingerprint NODE=SHA256:...`, by node name. */
+  pinned: ReadonlyMap<string, string>;
+  known: KnownAgents;
+  file: string;
+  /** Agents first met in this run, by `host:port`: their fingerprints, to be remembered. */
+  learned: Record<string, string>;
+};
+
+/** For tests and --insecure: plain ws. */
+export const INSECURE: AgentTrust = { insecure: true, pinned: new Map(), known: { format: 'preflight-known-agents/1', agents: {} }, file: '', learned: {} };
 
 /** How long one attempt waits for an agent to accept the connection and say hello. */
 export const CONNECT_TIMEOUT_MS = 4000;
@@ -27,7 +48,7 @@ export const CONNECT_ATTEMPTS = 3;
 /** Why an agent could not be used: the message names the node and the address tried. */
 export class AgentConnectError extends Error {
   constructor(
-    readonly code: 'agent-unreachable' | 'auth-failed',
+    readonly code: 'agent-unreachable' | 'auth-failed' | 'agent-untrusted',
     message: string,
     /** No retry can change it: a refusal, a wrong token, another protocol. */
     readonly final = true,
@@ -70,10 +91,10 @@ export class AgentConnection {
   ) {}
 
   /** Connects and proves the token, retrying what loss can explain; rejects with AgentConnectError. */
-  static async connect(node: AgentNode, token: string): Promise<AgentConnection> {
+  static async connect(node: AgentNode, token: string, trust: AgentTrust = INSECURE): Promise<AgentConnection> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await AgentConnection.connectOnce(node, token);
+        return await AgentConnection.connectOnce(node, token, trust);
       } catch (error) {
         const final = error instanceof AgentConnectError && (error.final || attempt >= CONNECT_ATTEMPTS);
         if (final || !(error instanceof AgentConnectError)) throw error;
@@ -81,9 +102,28 @@ export class AgentConnection {
     }
   }
 
-  private static async connectOnce(node: AgentNode, token: string): Promise<AgentConnection> {
+  private static async connectOnce(node: AgentNode, token: string, trust: AgentTrust): Promise<AgentConnection> {
     const address = agentAddress(node);
-    const ws = new WebSocket(`ws://${address}/`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true });
+    const scheme = trust.insecure ? 'ws' : 'wss';
+    // The certificate is self-signed: no CA vouches for it, its pinned fingerprint does (below).
+    const ws = new WebSocket(`${scheme}://${address}/`, {
+      handshakeTimeout: CONNECT_TIMEOUT_MS,
+      maxPayload: MAX_MESSAGE_BYTES,
+      perMessageDeflate: true,
+      rejectUnauthorized: false,
+    });
+    let untrusted: AgentConnectError | undefined;
+    if (!trust.insecure) {
+      // Checked on the upgrade, before the agent's hello is read or anything is sent to it.
+      ws.once('upgrade', (response: IncomingMessage) => {
+        const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        const verdict = decidePin({ node: node.name, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
+        if (!verdict.ok) {
+          untrusted = new AgentConnectError('agent-untrusted', verdict.message);
+          ws.terminate();
+        } else if (verdict.learned) trust.learned[address] = seen;
+      });
+    }
     try {
       const hello = await firstMessage(ws);
       if (hello.type !== 'hello') throw new Error(`it sent "${hello.type}" before hello`);
@@ -105,11 +145,18 @@ export class AgentConnection {
       return connection;
     } catch (error) {
       ws.terminate();
+      if (untrusted) throw untrusted;
       if (error instanceof AgentConnectError) throw error;
       const why = (error as Error).message;
+      // A plain-ws agent answers TLS with garbage (EPROTO); a TLS agent drops a plain request.
+      const tlsHint = /EPROTO|wrong version|hang up|ECONNRESET|closed the connection/i.test(why)
+        ? trust.insecure
+          ? ' If the agent runs without --insecure (the default), leave out --insecure here.'
+          : ' If the agent runs with --insecure, pass --insecure here too.'
+        : '';
       throw new AgentConnectError(
         'agent-unreachable',
-        `node ${node.name}: no agent answered at ${address} (${why}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.`,
+        `node ${node.name}: no agent answered at ${address} (${why}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.${tlsHint}`,
         why === 'ECONNREFUSED',
       );
     }
