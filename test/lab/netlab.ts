@@ -1,4 +1,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.js';
 
@@ -92,6 +95,8 @@ export class Lab {
   readonly routerNetns: string;
   private readonly processes = new Set<ChildProcess>();
   private destroyed = false;
+  /** The agents' certificates and the controller's known-agents file: this lab's own, gone with it. */
+  private readonly scratch = mkdtempSync(path.join(tmpdir(), 'preflight-netlab-'));
 
   private constructor(
     private readonly id: string,
@@ -244,7 +249,9 @@ export class Lab {
 
   /** Starts a long-running command inside a host's namespace; destroy() ends it by its PID. */
   spawn(host: LabHost, argv: string[]): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The controller trusts the lab's agents on first use, in this lab's own known-agents file.
+    const env = { ...process.env, PREFLIGHT_KNOWN_AGENTS: path.join(this.scratch, 'known-agents.json') };
+    const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.processes.add(child);
     child.once('exit', () => this.processes.delete(child));
     return child;
@@ -257,7 +264,8 @@ export class Lab {
    */
   async startAgent(host: LabHost, token: string, extra: string[] = []): Promise<ChildProcess> {
     const listen = host.interconnect ? '0.0.0.0:7890' : `${host.address}:7890`;
-    const child = this.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--listen', listen, '--token', token, ...extra]);
+    const stateDir = path.join(this.scratch, host.name);
+    const child = this.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--listen', listen, '--token', token, '--state-dir', stateDir, ...extra]);
     let output = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`lab: agent on ${host.name} did not start: ${output}`)), 10_000);
@@ -304,6 +312,7 @@ export class Lab {
       ),
     );
     for (const netns of this.allNetns()) await run(['ip', 'netns', 'del', netns]);
+    rmSync(this.scratch, { recursive: true, force: true });
     live.delete(this);
   }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startAgent } from './server.js';
+import { loadTlsIdentity } from './tls.js';
 import { AGENT_VERSION } from './version.js';
 
 function listenOption(text: string): ListenAddress {
@@ -27,6 +28,10 @@ const program = new Command('preflight-agent')
   )
   .option('--token <token>', 'shared secret the controller must prove (default: $PREFLIGHT_TOKEN, else a new random one)')
   .option('--max-run-time <seconds>', 'longest a run may keep listeners open', secondsOption, DEFAULT_RUN_TTL_MS / 1000)
+  .option('--cert <file>', 'TLS certificate (PEM) for the control port (default: a self-signed one, made once and kept)')
+  .option('--key <file>', 'the private key (PEM) of --cert')
+  .option('--state-dir <dir>', 'where the self-signed certificate is kept (default ~/.preflight-agent, %ProgramData%\\preflight-agent on Windows)')
+  .option('--insecure', 'plain ws on the control port, no TLS: only on a network you trust')
   .option('--quiet', 'print only the ready line and errors')
   .showHelpAfterError()
   .exitOverride();
@@ -37,16 +42,35 @@ try {
   // commander has printed its message; usage errors exit 2, help and version 0
   process.exit(error instanceof CommanderError && error.exitCode === 0 ? 0 : 2);
 }
-const options = program.opts<{ listen?: ListenAddress; token?: string; maxRunTime: number; quiet?: boolean }>();
+const options = program.opts<{
+  listen?: ListenAddress;
+  token?: string;
+  maxRunTime: number;
+  quiet?: boolean;
+  cert?: string;
+  key?: string;
+  stateDir?: string;
+  insecure?: boolean;
+}>();
 const listen = options.listen ?? { host: '0.0.0.0', port: DEFAULT_CONTROL_PORT };
 const given = options.token ?? process.env.PREFLIGHT_TOKEN;
 const token = given || randomBytes(18).toString('base64url');
 const log = options.quiet ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
+let tls: Awaited<ReturnType<typeof loadTlsIdentity>> | undefined;
 try {
-  const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log });
+  if (!options.insecure) tls = await loadTlsIdentity({ certFile: options.cert, keyFile: options.key, stateDir: options.stateDir });
+} catch (error) {
+  console.error(`preflight-agent: cannot set up TLS: ${(error as Error).message}`);
+  process.exit(2);
+}
+
+try {
+  const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log, ...(tls ? { tls } : {}) });
   if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
-  console.log(`preflight-agent ${AGENT_VERSION} listening on ${agent.host}:${agent.port}`);
+  if (tls) console.log(`fingerprint: ${tls.fingerprint}   (the controller may pin it with --fingerprint ROLE=${tls.fingerprint})`);
+  else console.log('WARNING: --insecure: the control channel is not encrypted and the agent is not authenticated to the controller');
+  console.log(`preflight-agent ${AGENT_VERSION} listening on ${agent.host}:${agent.port}${tls ? ' (wss)' : ' (ws, insecure)'}`);
   const stop = async (signal: string) => {
     log(`${signal}: closing every listener`);
     await agent.close();

@@ -5,7 +5,7 @@ import type { PlannedCheck } from './plan.js';
 /** How an agent fared in the run, as the classifier needs to know it. */
 export type AgentStanding =
   | { state: 'ok' }
-  | { state: 'unreachable' | 'lost' | 'auth-failed'; detail: string };
+  | { state: 'unreachable' | 'lost' | 'auth-failed' | 'untrusted'; detail: string };
 
 /** Everything the run gathered about one check. */
 export type CheckEvidence = {
@@ -21,7 +21,7 @@ export type CheckEvidence = {
   targetAddress?: string;
 };
 
-const STANDING_REASON = { unreachable: 'agent-unreachable', lost: 'agent-lost', 'auth-failed': 'auth-failed' } as const;
+const STANDING_REASON = { unreachable: 'agent-unreachable', lost: 'agent-lost', 'auth-failed': 'auth-failed', untrusted: 'agent-untrusted' } as const;
 
 const notTested = (reason: NotTestedReason, detail: string): CheckOutcome => ({ status: 'not-tested', reason, detail });
 

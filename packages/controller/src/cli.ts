@@ -19,6 +19,12 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
+function parseFingerprint(text: string): [string, string] {
+  const match = text.match(/^([A-Za-z][\w-]*)=(?:SHA256:)?((?:[0-9A-Fa-f]{2}:?){32})$/i);
+  if (!match) throw new InvalidArgumentError('write NODE=SHA256:AB:CD:... as the agent printed it at start');
+  return [match[1]!, `SHA256:${match[2]!}`];
+}
+
 const program = new Command('preflight')
   .description('Checks, before anyone travels, that a site\'s firewalls pass the ports a cluster needs.')
   .version(TOOL_VERSION)
@@ -37,6 +43,9 @@ program
   .option('--json <file>', 'write the JSON report to FILE (- for standard output)')
   .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
   .option('--concurrency <n>', 'probes each agent may have under way at once (each lowers it to fit its file limit)', wholeNumber(1, 10_000), DEFAULTS.concurrency)
+  .option('--fingerprint <node=sha256>', 'the certificate an agent must present, as it printed it (repeatable)', collect(parseFingerprint), [])
+  .option('--known-agents <file>', 'the agents trusted on first use (default ~/.preflight/known-agents.json)')
+  .option('--insecure', 'plain ws to agents started with --insecure: no encryption, no pinning')
   .option('--engineer <name>', 'who runs the check, for the report')
   .option('--site <name>', 'the customer site, for the report')
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PreflightError } from './errors.js';
@@ -9,7 +11,13 @@ import type { AgentNode } from './nodes.js';
 const START_TIMEOUT_MS = 10_000;
 
 /** Agents started on this machine for `--local`, and how to stop them all. */
-export type LocalAgents = { nodes: AgentNode[]; token: string; stop(): Promise<void> };
+export type LocalAgents = {
+  nodes: AgentNode[];
+  token: string;
+  /** The certificate each agent printed, by node name: the controller pins them. */
+  fingerprints: Map<string, string>;
+  stop(): Promise<void>;
+};
 
 function agentBin(): string {
   const entry = createRequire(import.meta.url).resolve('@preflight/agent');
@@ -24,31 +32,36 @@ function agentBin(): string {
 export async function startLocalAgents(roles: readonly string[], otherNetworks: readonly string[] = []): Promise<LocalAgents> {
   const token = randomBytes(18).toString('base64url');
   const children: ChildProcess[] = [];
+  const fingerprints = new Map<string, string>();
+  // Each local agent makes its own certificate, in a folder removed when they stop.
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'preflight-local-'));
   const stop = async () => {
     await Promise.all(children.map((child) => stopChild(child)));
+    rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     const nodes = await Promise.all(
       roles.map(async (role, index) => {
         const host = `127.0.0.${index + 1}`;
-        const child = spawn(process.execPath, [agentBin(), '--listen', `${host}:0`, '--token', token, '--quiet'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const args = ['--listen', `${host}:0`, '--token', token, '--state-dir', path.join(stateDir, role), '--quiet'];
+        const child = spawn(process.execPath, [agentBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(child);
-        const port = await readyPort(child, role);
+        const { port, fingerprint } = await readyLines(child, role);
+        fingerprints.set(role, fingerprint);
         // One machine has one network: every other network of the profile is reached on the same address.
         const addresses = Object.fromEntries(otherNetworks.map((network) => [network, host]));
         return { name: role, role, host, port, ...(otherNetworks.length > 0 ? { addresses } : {}) };
       }),
     );
-    return { nodes, token, stop };
+    return { nodes, token, fingerprints, stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-function readyPort(child: ChildProcess, role: string): Promise<number> {
+/** Waits for the agent's ready line; reads the port it listens on and its certificate's fingerprint. */
+function readyLines(child: ChildProcess, role: string): Promise<{ port: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     let output = '';
     const fail = (why: string) => {
@@ -59,9 +72,10 @@ function readyPort(child: ChildProcess, role: string): Promise<number> {
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = output.match(/listening on \S+:(\d+)/);
-      if (match) {
+      const fingerprint = output.match(/fingerprint: (SHA256:[0-9A-F:]+)/)?.[1];
+      if (match && fingerprint) {
         clearTimeout(timer);
-        resolve(Number(match[1]));
+        resolve({ port: Number(match[1]), fingerprint });
       }
     });
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

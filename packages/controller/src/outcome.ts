@@ -41,6 +41,7 @@ export type NotTestedReason =
   | 'agent-unreachable'
   | 'agent-lost'
   | 'auth-failed'
+  | 'agent-untrusted'
   | 'probe-error'
   | 'no-target'
   | 'no-query'
@@ -52,6 +53,7 @@ export const INCOMPLETE_REASONS: ReadonlySet<NotTestedReason> = new Set([
   'agent-unreachable',
   'agent-lost',
   'auth-failed',
+  'agent-untrusted',
   'probe-error',
 ]);
 

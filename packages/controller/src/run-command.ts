@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
+import { INSECURE, type AgentTrust } from './agent-client.js';
 import { UsageError } from './errors.js';
+import { defaultKnownAgentsFile, formatFingerprint, readKnownAgents, rememberAgents } from './known-agents.js';
 import { startLocalAgents, type LocalAgents } from './local-agents.js';
 import type { AgentNode, Target } from './nodes.js';
 import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';
@@ -33,6 +35,11 @@ export type RunCommandOptions = {
   /** Who runs the check and for which site, carried into the report. */
   engineer?: string;
   site?: string;
+  /** Plain ws to agents started with --insecure. */
+  insecure?: boolean;
+  /** `--fingerprint NODE=SHA256:...`: the certificate each agent must present. */
+  fingerprint?: [string, string][];
+  knownAgents?: string;
 };
 
 /** Runs `preflight run` and returns the exit code; throws only PreflightErrors for usage. */
@@ -48,6 +55,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     if (!token) throw new UsageError('give the agents\' token with --token or PREFLIGHT_TOKEN (each agent prints it when it starts)');
     checkNodesAgainstProfile(profile, nodes);
     checkTargetsAgainstProfile(profile, options.target);
+    const trust = chooseTrust(options, nodes.map((node) => node.name), local?.fingerprints);
 
     const plan = planChecks(profile, nodes);
     // Progress on a terminal only, and never when standard output carries the JSON.
@@ -59,8 +67,13 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       concurrency: options.concurrency,
       ttlMs: DEFAULT_RUN_TTL_MS,
       targets: options.target,
+      trust,
       ...(showProgress ? { onStart: (total: number) => progress.start(total), onProbeResult: (result) => progress.probed(result) } : {}),
     }).finally(() => progress.stop());
+    for (const [address, fingerprint] of Object.entries(trust.learned)) {
+      process.stderr.write(`preflight: first contact with the agent at ${address}: trusting its certificate ${formatFingerprint(fingerprint)} from now on (${trust.file})\n`);
+    }
+    rememberAgents(trust.file, trust.learned);
     const report = buildReport(profile, run, {
       options: { timeoutMs: options.timeout, concurrency: options.concurrency },
       targets: options.target,
@@ -83,6 +96,24 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     return report.summary.exitCode;
   } finally {
     await local?.stop();
+  }
+}
+
+/**
+ * How the agents are trusted: plain ws with --insecure; else TLS pinned to --fingerprint (or, for
+ * --local, to what the agents it started printed), else to the known-agents file.
+ */
+function chooseTrust(options: RunCommandOptions, names: readonly string[], localPins?: ReadonlyMap<string, string>): AgentTrust {
+  if (options.insecure) return INSECURE;
+  const pinned = new Map(localPins ?? options.fingerprint ?? []);
+  for (const name of pinned.keys()) {
+    if (!names.includes(name)) throw new UsageError(`--fingerprint ${name}: there is no node ${name} (nodes: ${names.join(', ')})`);
+  }
+  const file = options.knownAgents ?? defaultKnownAgentsFile();
+  try {
+    return { insecure: false, pinned, known: localPins ? { format: 'preflight-known-agents/1', agents: {} } : readKnownAgents(file), file, learned: {} };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
 

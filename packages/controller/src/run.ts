@@ -8,7 +8,7 @@ import {
   type ProbeOrder,
   type ProbeResult,
 } from '@preflight/protocol';
-import { AgentConnectError, AgentConnection } from './agent-client.js';
+import { AgentConnectError, AgentConnection, INSECURE, type AgentTrust } from './agent-client.js';
 import { classify, type AgentStanding } from './classify.js';
 import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
@@ -39,6 +39,8 @@ export type RunOptions = {
   ttlMs: number;
   /** Targets that run no agent, by the profile's external role. */
   targets?: readonly Target[];
+  /** How agents are trusted (TLS and pinning); plain ws when absent (tests). */
+  trust?: AgentTrust;
   /** Told of each probe's result as it arrives, for a progress display; `total` comes first. */
   onStart?: (total: number) => void;
   onProbeResult?: (result: ProbeResult) => void;
@@ -46,7 +48,7 @@ export type RunOptions = {
 
 /** How a node took part in the run. */
 export type NodeOutcome = AgentNode & {
-  state: 'connected' | 'unreachable' | 'auth-failed' | 'lost';
+  state: 'connected' | 'unreachable' | 'auth-failed' | 'untrusted' | 'lost';
   detail?: string;
   hostname?: string;
   platform?: string;
@@ -84,7 +86,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     if (standings.get(name)?.state === 'ok') standings.set(name, { state: 'lost', detail });
   };
 
-  const connections = await connectAll(nodes, options.token, standings);
+  const connections = await connectAll(nodes, options.token, standings, options.trust ?? INSECURE);
   const connectMs = performance.now() - clock;
   try {
     for (const connection of connections) {
@@ -177,9 +179,10 @@ async function connectAll(
   nodes: readonly AgentNode[],
   token: string,
   standings: Map<string, AgentStanding>,
+  trust: AgentTrust,
 ): Promise<AgentConnection[]> {
   const limit = pLimit(CONNECT_CONCURRENCY);
-  const attempts = await Promise.allSettled(nodes.map((node) => limit(() => AgentConnection.connect(node, token))));
+  const attempts = await Promise.allSettled(nodes.map((node) => limit(() => AgentConnection.connect(node, token, trust))));
   const connections: AgentConnection[] = [];
   attempts.forEach((attempt, index) => {
     const node = nodes[index]!;
@@ -188,7 +191,8 @@ async function connectAll(
       connections.push(attempt.value);
     } else {
       const error = attempt.reason as Error;
-      const state = error instanceof AgentConnectError && error.code === 'auth-failed' ? 'auth-failed' : 'unreachable';
+      const code = error instanceof AgentConnectError ? error.code : 'agent-unreachable';
+      const state = code === 'auth-failed' ? 'auth-failed' : code === 'agent-untrusted' ? 'untrusted' : 'unreachable';
       standings.set(node.name, { state, detail: error.message });
     }
   });

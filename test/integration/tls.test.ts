@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode } from '../support/cli.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-tls-'));
+const TOKEN = 'tls-test-token';
+
+type Agent = { child: ChildProcess; address: string; fingerprint: string };
+
+/** Starts a real agent process; resolves with its address and the fingerprint it printed. */
+function startAgent(host: string, extra: string[]): Promise<Agent> {
+  const child = spawn(process.execPath, [PREFLIGHT_AGENT, '--listen', `${host}:0`, '--token', TOKEN, '--quiet', ...extra], { cwd: REPO });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const port = output.match(/listening on \S+:(\d+)/)?.[1];
+      if (port) resolve({ child, address: `${host}:${port}`, fingerprint: output.match(/fingerprint: (SHA256:[0-9A-F:]+)/)?.[1] ?? '' });
+    });
+    child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}`)));
+  });
+}
+
+const stop = (agent?: Agent) => agent?.child.kill('SIGTERM');
+
+describe('the control channel over TLS', () => {
+  let a: Agent;
+  let b: Agent;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      startAgent('127.0.0.1', ['--state-dir', path.join(scratch, 'a')]),
+      startAgent('127.0.0.2', ['--state-dir', path.join(scratch, 'b')]),
+    ]);
+  });
+  afterAll(() => [a, b].forEach(stop));
+
+  const run = (extra: string[]) =>
+    runNode(PREFLIGHT, ['run', '--ports', 'tcp:29011', '--node', `a=${a.address}`, '--node', `b=${b.address}`, '--token', TOKEN, ...extra]);
+
+  it('trusts agents on first use, records their fingerprints, and trusts them again', async () => {
+    const knownAgents = path.join(scratch, 'known-first-use.json');
+    const first = await run(['--known-agents', knownAgents]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`first contact with the agent at ${a.address}: trusting its certificate ${a.fingerprint}`);
+    const store = JSON.parse(readFileSync(knownAgents, 'utf8'));
+    expect(store.agents[a.address].fingerprint).toBe(a.fingerprint);
+    expect(store.agents[b.address].fingerprint).toBe(b.fingerprint);
+    const second = await run(['--known-agents', knownAgents]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain('first contact');
+  });
+
+  it('connects when the pinned fingerprints match', async () => {
+    const result = await run(['--known-agents', path.join(scratch, 'pinned.json'), '--fingerprint', `a=${a.fingerprint}`, '--fingerprint', `b=${b.fingerprint}`]);
+    expect(result.code).toBe(0);
+  });
+
+  it('refuses an agent whose certificate is not the pinned one: nothing is sent to it, exit 3', async () => {
+    const json = path.join(scratch, 'mismatch.json');
+    const result = await run(['--known-agents', path.join(scratch, 'mismatch-known.json'), '--fingerprint', `a=${b.fingerprint}`, '--json', json]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`node a: the agent at ${a.address} presents certificate ${a.fingerprint}, not ${b.fingerprint}`);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.nodes[0]).toMatchObject({ name: 'a', state: 'untrusted' });
+    expect(report.checks.every((check: { reason: string }) => check.reason === 'agent-untrusted')).toBe(true);
+  });
+
+  it('refuses loudly an agent whose certificate changed since it was first trusted', async () => {
+    // The known-agents file remembers another certificate at b's address: as if something took b's place.
+    const knownAgents = path.join(scratch, 'known-changed.json');
+    writeFileSync(knownAgents, JSON.stringify({ format: 'preflight-known-agents/1', agents: { [b.address]: { fingerprint: a.fingerprint, firstSeen: '2026-11-01T00:00:00Z' } } }));
+    const result = await run(['--known-agents', knownAgents]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`node b: THE AGENT'S CERTIFICATE HAS CHANGED. The agent at ${b.address} presented ${a.fingerprint} before and presents ${b.fingerprint} now.`);
+    expect(JSON.parse(readFileSync(knownAgents, 'utf8')).agents[b.address].fingerprint).toBe(a.fingerprint); // not overwritten
+  });
+
+  it('says to leave out --insecure when the agent speaks TLS', async () => {
+    const result = await run(['--insecure']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('If the agent runs without --insecure (the default), leave out --insecure here.');
+  });
+});
+
+describe('plain ws, only when both sides say --insecure', () => {
+  let a: Agent;
+  let b: Agent;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startAgent('127.0.0.1', ['--insecure']), startAgent('127.0.0.2', ['--insecure'])]);
+  });
+  afterAll(() => [a, b].forEach(stop));
+
+  it('works with --insecure on both sides, and tells a TLS controller what to do', async () => {
+    const args = ['run', '--ports', 'tcp:29013', '--node', `a=${a.address}`, '--node', `b=${b.address}`, '--token', TOKEN];
+    expect((await runNode(PREFLIGHT, [...args, '--insecure'])).code).toBe(0);
+    const tls = await runNode(PREFLIGHT, [...args, '--known-agents', path.join(scratch, 'plain.json')]);
+    expect(tls.code).toBe(3);
+    expect(tls.stderr).toContain('If the agent runs with --insecure, pass --insecure here too.');
+  });
+});
