@@ -44,9 +44,12 @@ export class RawClient {
   closeCode: number | undefined;
   private waiters: (() => void)[] = [];
 
-  /** `answerPings: false` plays a controller whose network has vanished without a word. */
-  constructor(agent: RunningAgent, { answerPings = true } = {}) {
-    this.ws = new WebSocket(`ws://${agent.host}:${agent.port}/`, { autoPong: answerPings });
+  /**
+   * `answerPings: false` plays a controller whose network has vanished without a word;
+   * `localAddress` connects from another loopback address, as another source would.
+   */
+  constructor(agent: RunningAgent, { answerPings = true, localAddress }: { answerPings?: boolean; localAddress?: string } = {}) {
+    this.ws = new WebSocket(`ws://${agent.host}:${agent.port}/`, { autoPong: answerPings, ...(localAddress ? { localAddress } : {}) });
     this.ws.on('message', (data) => {
       this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
       this.waiters.splice(0).forEach((wake) => wake());

@@ -1,7 +1,8 @@
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES } from '@preflight/protocol';
+import { CLOSE_CODES, MAX_MESSAGE_BYTES } from '@preflight/protocol';
+import { AuthLimiter } from './auth-limiter.js';
 import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
 
 export type AgentOptions = {
@@ -14,6 +15,8 @@ export type AgentOptions = {
   heartbeatMs?: number;
   /** The certificate and key the control port presents (wss); absent only with --insecure (ws). */
   tls?: { cert: string; key: string };
+  /** Slows down and refuses sources that fail the token (tests give their own clock). */
+  authLimiter?: AuthLimiter;
   log?: (line: string) => void;
 };
 
@@ -43,17 +46,33 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   // A client that fails the TLS handshake (a scanner, a plain ws:// controller) is dropped quietly.
   https?.on('tlsClientError', () => {});
+  const limiter = options.authLimiter ?? new AuthLimiter();
   server.on('connection', (ws, request) => {
-    const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const session = new Session(ws, peer, {
-      token: options.token,
-      listenHost: options.host,
-      maxRunMs: options.maxRunMs,
-      heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-      log,
-    });
-    sessions.add(session);
-    ws.on('close', () => sessions.delete(session));
+    const source = request.socket.remoteAddress ?? 'unknown';
+    const peer = `${source}:${request.socket.remotePort}`;
+    const admission = limiter.admit(source);
+    if (admission.action === 'refuse') {
+      log(`refused ${peer}: too many failed authentications`);
+      return ws.close(CLOSE_CODES.tooManyFailures, `too many failed authentications; retry in ${Math.ceil(admission.retryAfterMs / 1000)} s`);
+    }
+    // A source that has failed before waits before it may try again: its hello comes late.
+    const open = () => {
+      if (ws.readyState !== ws.OPEN) return;
+      const session = new Session(ws, peer, {
+        token: options.token,
+        listenHost: options.host,
+        maxRunMs: options.maxRunMs,
+        heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+        log,
+        onAuth: (ok) => (ok ? limiter.succeeded(source) : limiter.failed(source)),
+      });
+      sessions.add(session);
+      ws.on('close', () => sessions.delete(session));
+    };
+    if (admission.delayMs > 0) {
+      const timer = setTimeout(open, admission.delayMs);
+      ws.on('close', () => clearTimeout(timer));
+    } else open();
   });
   const { port } = (https ?? server).address() as AddressInfo;
   return {

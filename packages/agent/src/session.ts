@@ -47,6 +47,8 @@ export type SessionOptions = {
   maxRunMs: number;
   heartbeatMs: number;
   log: (line: string) => void;
+  /** Told whether the controller proved the token, to slow down a source that keeps guessing. */
+  onAuth?: (ok: boolean) => void;
 };
 
 type Run = {
@@ -144,11 +146,13 @@ export class Session {
     }
     if (!checkProof(this.options.token, this.challenge, proof)) {
       this.options.log(`refused ${this.peer}: wrong token`);
+      this.options.onAuth?.(false);
       setImmediate(() => this.drop(CLOSE_CODES.authFailed, 'wrong token'));
       throw new RequestError('auth-failed', 'the token does not match this agent');
     }
     clearTimeout(this.authTimer);
     this.authenticated = true;
+    this.options.onAuth?.(true);
     return { hostname: os.hostname(), platform: `${process.platform}-${process.arch}`, agentVersion: AGENT_VERSION };
   }
 

@@ -24,6 +24,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export const CLOSE_CODES = {
   authFailed: 4401,
   authTimeout: 4408,
+  tooManyFailures: 4429,
   runExpired: 4410,
   shuttingDown: 4503,
 } as const;

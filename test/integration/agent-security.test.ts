@@ -1,0 +1,176 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { CLOSE_CODES, makeRunKey, proveToken } from '@preflight/protocol';
+import { AuthLimiter, startAgent, type RunningAgent } from '@preflight/agent';
+import { PREFLIGHT_AGENT, REPO } from '../support/cli.js';
+import { RawClient, TEST_TOKEN } from '../support/agents.js';
+
+/** Authenticates a raw client the way the controller does; returns the auth message it sent and the reply. */
+async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1) {
+  const hello = await client.next((message) => message.type === 'hello');
+  const auth = { type: 'auth', id, protocol: 1, proof: proveToken(token, hello.challenge as string) };
+  client.send(auth);
+  return { auth, reply: await client.next((message) => message.id === id) };
+}
+
+describe('authentication', () => {
+  let agent: RunningAgent;
+  let clock = 0;
+  const clients: RawClient[] = [];
+  const connect = (localAddress?: string) => {
+    const client = new RawClient(agent, localAddress ? { localAddress } : {});
+    clients.push(client);
+    return client;
+  };
+  beforeEach(async () => {
+    clock = 0;
+    const limiter = new AuthLimiter({ freeFailures: 2, maxFailures: 3, baseDelayMs: 400, maxDelayMs: 400, windowMs: 60_000 }, () => clock);
+    agent = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000, authLimiter: limiter });
+  });
+  afterEach(async () => {
+    clients.splice(0).forEach((client) => client.ws.terminate());
+    await agent.close();
+  });
+
+  it('refuses a recorded authentication replayed on a new connection: each connection has its own challenge', async () => {
+    const { auth, reply } = await authenticate(connect());
+    expect(reply).toMatchObject({ type: 'reply' });
+    const replay = connect();
+    await replay.next((message) => message.type === 'hello');
+    replay.send(auth);
+    expect(await replay.next((message) => message.id === 1)).toMatchObject({ type: 'error', code: 'auth-failed' });
+    expect(await replay.closed()).toBe(CLOSE_CODES.authFailed);
+  });
+
+  it('refuses a forged proof', async () => {
+    const client = connect();
+    await client.next((message) => message.type === 'hello');
+    client.send({ type: 'auth', id: 1, protocol: 1, proof: randomBytes(32).toString('hex') });
+    expect(await client.next((message) => message.id === 1)).toMatchObject({ code: 'auth-failed' });
+  });
+
+  it('slows down a source that keeps failing, then refuses it, and leaves other sources alone', async () => {
+    await authenticate(connect(), 'wrong');
+    // Two failures are free: the second attempt's hello comes at once.
+    let started = Date.now();
+    await authenticate(connect(), 'wrong');
+    expect(Date.now() - started).toBeLessThan(300);
+    // From now on this source waits before its hello.
+    started = Date.now();
+    await authenticate(connect(), 'wrong');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    const refused = connect();
+    expect(await refused.closed()).toBe(CLOSE_CODES.tooManyFailures);
+    // Another address is not punished for it, and the right token still works from there.
+    expect((await authenticate(connect('127.0.0.9'))).reply).toMatchObject({ type: 'reply' });
+    // The refusal ends with its window.
+    clock += 60_001;
+    expect((await authenticate(connect())).reply).toMatchObject({ type: 'reply' });
+  });
+});
+
+/** The agent's resident memory, from the OS (Linux). */
+const rssKb = (pid: number) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1]);
+
+/** Random JSON shaped like, and unlike, the protocol's requests. */
+function randomMessage(): string {
+  const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;
+  const value = (): unknown =>
+    pick<() => unknown>([
+      () => Math.random() * 1e12 - 5e11,
+      () => randomBytes(Math.floor(Math.random() * 40)).toString('base64'),
+      () => null,
+      () => [value(), value()],
+      () => ({ [pick(['type', 'id', 'port', 'listeners', 'probes'])]: value() }),
+      () => pick(['auth', 'begin', 'listen', 'probe', 'end', 'release', '__proto__', 'constructor']),
+      () => Number.MAX_SAFE_INTEGER,
+      () => -1,
+    ])();
+  const shapes: (() => string)[] = [
+    () => randomBytes(Math.floor(Math.random() * 200)).toString('latin1'),
+    () => JSON.stringify(value()),
+    () => JSON.stringify({ type: pick(['listen', 'probe', 'begin', 'end', 'auth', 'nope']), id: value(), listeners: value(), probes: value(), runKey: value(), ttlMs: value() }),
+    () => JSON.stringify({ type: 'listen', id: 1, listeners: Array.from({ length: 3 }, () => ({ protocol: pick(['tcp', 'udp', 'sctp']), port: value() })) }),
+    () => `{"type":"probe","id":2,"probes":[${'{'.repeat(Math.floor(Math.random() * 50))}`,
+    () => '{"__proto__":{"polluted":true},"type":"end","id":3}',
+  ];
+  return pick(shapes)();
+}
+
+describe('fuzzing the control port', () => {
+  let child: ChildProcess;
+  let port: number;
+  beforeAll(async () => {
+    child = spawn(process.execPath, [PREFLIGHT_AGENT, '--listen', '127.0.0.1:0', '--token', TEST_TOKEN, '--insecure', '--quiet'], { cwd: REPO });
+    port = await new Promise<number>((resolve, reject) => {
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = output.match(/listening on \S+:(\d+)/)?.[1];
+        if (found) resolve(Number(found));
+      });
+      child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}`)));
+    });
+  });
+  afterAll(() => child?.kill('SIGTERM'));
+  const agent = () => ({ host: '127.0.0.1', port }) as RunningAgent;
+
+  /** Sends `count` random messages over authenticated connections; every reply must be a well-formed error or reply. */
+  async function fuzzMessages(count: number): Promise<Set<string>> {
+    const codes = new Set<string>();
+    for (let batch = 0; batch < count / 500; batch++) {
+      const client = new RawClient(agent());
+      await authenticate(client);
+      // A run, so that listen and probe orders reach their validation and not only "no run".
+      client.send({ type: 'begin', id: 2, runId: `fuzz-${batch}`, runKey: makeRunKey(), ttlMs: 60_000 });
+      await client.next((message) => message.id === 2);
+      for (let i = 0; i < 500; i++) client.send(randomMessage());
+      client.send({ type: 'end', id: 999_999 });
+      await client.next((message) => message.id === 999_999, 15_000);
+      for (const message of client.messages) {
+        expect(['hello', 'reply', 'error', 'probe-results', 'udp-received']).toContain(message.type);
+        if (message.type === 'error') codes.add(String(message.code));
+      }
+      client.ws.terminate();
+    }
+    return codes;
+  }
+
+  /** Raw bytes after a valid upgrade: broken frames, bad opcodes, lengths that lie. */
+  async function fuzzFrames(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(
+            `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          );
+          socket.write(randomBytes(1 + Math.floor(Math.random() * 64)));
+          setTimeout(() => socket.destroy(), 20);
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => resolve());
+      });
+    }
+  }
+
+  it('stays up under thousands of malformed frames and messages, answers with error codes, and its memory stays flat', async () => {
+    await fuzzMessages(1000); // warm up: code paths loaded, buffers grown
+    await fuzzFrames(100);
+    const before = rssKb(child.pid!);
+    const codes = await fuzzMessages(4000);
+    await fuzzFrames(400);
+    const after = rssKb(child.pid!);
+    console.log(`agent RSS around 4000 fuzzed messages and 400 broken connections: ${before} kB before, ${after} kB after`);
+    expect(codes.has('bad-message')).toBe(true);
+    expect([...codes].every((code) => /^[a-z-]+$/.test(code))).toBe(true);
+    // Still answering, and still sound: a fresh controller authenticates and runs.
+    const client = new RawClient(agent());
+    expect((await authenticate(client)).reply).toMatchObject({ type: 'reply' });
+    client.ws.terminate();
+    expect(child.exitCode).toBeNull();
+    // 4000 messages and 400 broken connections after the warm-up, no more than a few MB more.
+    expect(after - before).toBeLessThan(16 * 1024);
+  }, 120_000);
+});
