@@ -103,7 +103,9 @@ describe('fuzzing the control port', () => {
   let child: ChildProcess;
   let port: number;
   beforeAll(async () => {
-    child = spawn(process.execPath, [PREFLIGHT_AGENT, '--listen', '127.0.0.1:0', '--token', TEST_TOKEN, '--insecure', '--quiet'], { cwd: REPO });
+    // A small heap: memory that grew with every message would end the agent, which the test sees.
+    const argv = ['--max-old-space-size=48', PREFLIGHT_AGENT, '--listen', '127.0.0.1:0', '--token', TEST_TOKEN, '--insecure', '--quiet'];
+    child = spawn(process.execPath, argv, { cwd: REPO });
     port = await new Promise<number>((resolve, reject) => {
       let output = '';
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -159,10 +161,10 @@ describe('fuzzing the control port', () => {
     await fuzzMessages(1000); // warm up: code paths loaded, buffers grown
     await fuzzFrames(100);
     const before = rssKb(child.pid!);
-    const codes = await fuzzMessages(4000);
+    const codes = await fuzzMessages(10_000);
     await fuzzFrames(400);
     const after = rssKb(child.pid!);
-    console.log(`agent RSS around 4000 fuzzed messages and 400 broken connections: ${before} kB before, ${after} kB after`);
+    console.log(`agent RSS around 10000 fuzzed messages and 400 broken connections (heap capped at 48 MB): ${before} kB before, ${after} kB after`);
     expect(codes.has('bad-message')).toBe(true);
     expect([...codes].every((code) => /^[a-z-]+$/.test(code))).toBe(true);
     // Still answering, and still sound: a fresh controller authenticates and runs.
@@ -170,7 +172,8 @@ describe('fuzzing the control port', () => {
     expect((await authenticate(client)).reply).toMatchObject({ type: 'reply' });
     client.ws.terminate();
     expect(child.exitCode).toBeNull();
-    // 4000 messages and 400 broken connections after the warm-up, no more than a few MB more.
-    expect(after - before).toBeLessThan(16 * 1024);
+    // The garbage collector lets RSS swing by 10-20 MB (seen: it rises for a few thousand
+    // messages, then falls back); a leak would grow past that, or hit the heap cap above.
+    expect(after - before).toBeLessThan(32 * 1024);
   }, 120_000);
 });
