@@ -55,13 +55,13 @@ describe('agent control protocol, over a real socket', () => {
     expect(await client.next((message) => message.id === 3)).toMatchObject({ code: 'bad-message' });
     client.send({ type: 'listen', id: 4, listeners: [] });
     expect(await client.next((message) => message.id === 4)).toMatchObject({ code: 'no-run' });
-    client.send({ type: 'begin', id: 5, runId: 'r1', runKey: makeRunKey(), ttlMs: 60_000 });
+    client.send({ type: 'begin', id: 5, runId: 'r1', runKey: makeRunKey(), ttlMs: 60_000, targets: ['127.0.0.2'] });
     expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'reply' });
   });
 
   async function beginAndListen(client: RawClient, port: number, ttlMs = 60_000) {
     await authenticate(client);
-    client.send({ type: 'begin', id: 2, runId: 'r1', runKey: makeRunKey(), ttlMs });
+    client.send({ type: 'begin', id: 2, runId: 'r1', runKey: makeRunKey(), ttlMs, targets: ['127.0.0.2'] });
     await client.next((message) => message.id === 2);
     client.send({ type: 'listen', id: 3, listeners: [{ protocol: 'tcp', port }, { protocol: 'udp', port }] });
     return client.next((message) => message.id === 3);

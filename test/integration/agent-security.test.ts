@@ -71,6 +71,46 @@ describe('authentication', () => {
   });
 });
 
+describe('not a general-purpose scanner', () => {
+  let agent: RunningAgent;
+  beforeAll(async () => {
+    agent = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000 });
+  });
+  afterAll(() => agent.close());
+
+  it('probes only the hosts the run declared when it began; any other is refused with a code, and nothing is sent', async () => {
+    const client = new RawClient(agent);
+    try {
+      await authenticate(client);
+      client.send({ type: 'begin', id: 2, runId: 'r', runKey: makeRunKey(), ttlMs: 60_000, targets: ['127.0.0.2'] });
+      await client.next((message) => message.id === 2);
+      const order = (host: string, key: string) => ({ key, protocol: 'tcp', host, port: 9, method: 'handshake', nonce: randomBytes(16).toString('hex'), timeoutMs: 200 });
+      client.send({ type: 'probe', id: 3, concurrency: 4, probes: [order('127.0.0.2', 'ok'), order('10.20.30.40', 'elsewhere')] });
+      expect(await client.next((message) => message.id === 3)).toMatchObject({
+        type: 'error',
+        code: 'undeclared-target',
+        message: expect.stringContaining('10.20.30.40 was not declared'),
+      });
+      expect(client.messages.some((message) => message.type === 'probe-results')).toBe(false);
+      client.send({ type: 'probe', id: 4, concurrency: 4, probes: [order('127.0.0.2', 'ok')] });
+      expect(await client.next((message) => message.id === 4 && message.type === 'reply')).toMatchObject({ result: { count: 1 } });
+    } finally {
+      client.ws.terminate();
+    }
+  });
+
+  it('refuses a run that declares no targets', async () => {
+    const client = new RawClient(agent);
+    try {
+      await authenticate(client);
+      client.send({ type: 'begin', id: 2, runId: 'r', runKey: makeRunKey(), ttlMs: 60_000 });
+      expect(await client.next((message) => message.id === 2)).toMatchObject({ type: 'error', code: 'bad-message', message: expect.stringContaining('targets') });
+    } finally {
+      client.ws.terminate();
+    }
+  });
+});
+
 /** The agent's resident memory, from the OS (Linux). */
 const rssKb = (pid: number) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1]);
 
@@ -126,7 +166,7 @@ describe('fuzzing the control port', () => {
       const client = new RawClient(agent());
       await authenticate(client);
       // A run, so that listen and probe orders reach their validation and not only "no run".
-      client.send({ type: 'begin', id: 2, runId: `fuzz-${batch}`, runKey: makeRunKey(), ttlMs: 60_000 });
+      client.send({ type: 'begin', id: 2, runId: `fuzz-${batch}`, runKey: makeRunKey(), ttlMs: 60_000, targets: ['127.0.0.1'] });
       await client.next((message) => message.id === 2);
       for (let i = 0; i < 500; i++) client.send(randomMessage());
       client.send({ type: 'end', id: 999_999 });

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import pLimit from 'p-limit';
 import {
   CLOSE_CODES,
+  MAX_RUN_PROBES,
   PROTOCOL_VERSION,
   checkProof,
   decodeRequest,
@@ -54,6 +55,10 @@ export type SessionOptions = {
 type Run = {
   runId: string;
   runKey: string;
+  /** The hosts the controller declared at the start: the only ones this run may probe. */
+  targets: ReadonlySet<string>;
+  /** Probes ordered so far, against MAX_RUN_PROBES. */
+  probesOrdered: number;
   listeners: ListenerSet;
   expiry: NodeJS.Timeout;
   probes: AbortController;
@@ -163,7 +168,7 @@ export class Session {
     const expiry = setTimeout(() => void this.expire(), ttlMs);
     const probes = new AbortController();
     setMaxListeners(0, probes.signal); // every probe under way listens for the run's end
-    this.run = { runId: request.runId, runKey: request.runKey, listeners, expiry, probes };
+    this.run = { runId: request.runId, runKey: request.runKey, targets: new Set(request.targets), probesOrdered: 0, listeners, expiry, probes };
     this.options.log(`run ${request.runId} began for ${this.peer} (at most ${Math.round(ttlMs / 1000)} s)`);
     return { ttlMs };
   }
@@ -175,6 +180,16 @@ export class Session {
 
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
     const run = this.requireRun();
+    // Not a scanner: only the hosts declared when the run began, and only so many probes in all.
+    const undeclared = request.probes.find((order) => !run.targets.has(order.host));
+    if (undeclared) {
+      this.options.log(`refused a probe of ${undeclared.host} from ${this.peer}: not declared when run ${run.runId} began`);
+      throw new RequestError('undeclared-target', `${undeclared.host} was not declared when the run began; this agent probes only the run's declared peers and targets`);
+    }
+    if (run.probesOrdered + request.probes.length > MAX_RUN_PROBES) {
+      throw new RequestError('limit-exceeded', `a run may order at most ${MAX_RUN_PROBES} probes`);
+    }
+    run.probesOrdered += request.probes.length;
     const limit = pLimit(probeConcurrency(request.concurrency, request.probes));
     // Results go out together, once per turn of the event loop: thousands of probes finishing
     // at once make a few messages, not thousands.

@@ -96,7 +96,9 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     }
     const live = () => connections.filter((connection) => standings.get(connection.node.name)?.state === 'ok');
 
-    await eachAgent(live(), lose, (connection) => connection.request({ type: 'begin', runId, runKey, ttlMs: options.ttlMs }));
+    // Every address this run may probe, declared up front: agents refuse any other.
+    const declared = [...new Set([...nodes.flatMap((node) => [node.host, ...Object.values(node.addresses ?? {})]), ...(options.targets ?? []).map((target) => target.host)])];
+    await eachAgent(live(), lose, (connection) => connection.request({ type: 'begin', runId, runKey, ttlMs: options.ttlMs, targets: declared }));
 
     const listenClock = performance.now();
     const listens = new Map<string, ListenResult>();

@@ -15,3 +15,10 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 3000;
 
 /** Longest a run may keep an agent's listeners open when the controller asks for nothing else. */
 export const DEFAULT_RUN_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * Limits that keep an agent from being used as a scanner: a run names the hosts it will probe
+ * when it begins (its peers and targets), and may not probe more than this in all.
+ */
+export const MAX_RUN_TARGETS = 1024;
+export const MAX_RUN_PROBES = 1_000_000;

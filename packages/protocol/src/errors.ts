@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'protocol-mismatch',
   'no-run',
   'run-expired',
+  'undeclared-target',
+  'limit-exceeded',
   'internal',
 ] as const;
 

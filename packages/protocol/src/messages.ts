@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_RUN_TARGETS } from './constants.js';
 import { ERROR_CODES } from './errors.js';
 import { listenResultSchema, probeProtocolSchema, probeResultSchema, transportSchema } from './observations.js';
 
@@ -48,6 +49,8 @@ export const beginRequestSchema = z.object({
   /** Shared by every agent of the run: listeners prove themselves with it. */
   runKey: hex(32),
   ttlMs: z.number().int().min(1000).max(24 * 3600 * 1000),
+  /** Every host this run may probe (its agents' and targets' addresses): the agent refuses any other. */
+  targets: z.array(z.string().min(1).max(255)).min(1).max(MAX_RUN_TARGETS),
 });
 
 export const listenRequestSchema = z.object({
