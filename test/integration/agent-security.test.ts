@@ -99,6 +99,24 @@ describe('not a general-purpose scanner', () => {
     }
   });
 
+  it('refuses a control connection beyond its limit, saying why, and takes new ones once others close', async () => {
+    const small = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000, maxConnections: 2 });
+    const open = [new RawClient(small), new RawClient(small)];
+    try {
+      await Promise.all(open.map((client) => client.next((message) => message.type === 'hello')));
+      const third = new RawClient(small);
+      expect(await third.closed()).toBe(CLOSE_CODES.tooManyConnections);
+      open[0]!.ws.terminate();
+      await open[0]!.closed();
+      const fourth = new RawClient(small);
+      open.push(fourth);
+      expect((await authenticate(fourth)).reply).toMatchObject({ type: 'reply' });
+    } finally {
+      open.forEach((client) => client.ws.terminate());
+      await small.close();
+    }
+  });
+
   it('refuses a run that declares no targets', async () => {
     const client = new RawClient(agent);
     try {

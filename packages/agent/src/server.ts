@@ -5,6 +5,12 @@ import { CLOSE_CODES, MAX_MESSAGE_BYTES } from '@preflight/protocol';
 import { AuthLimiter } from './auth-limiter.js';
 import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
 
+/**
+ * Control connections open at once, authenticated or not. One controller needs one; a few spare
+ * let an engineer retry while a stale connection times out (10 s without authentication).
+ */
+export const MAX_CONNECTIONS = 8;
+
 export type AgentOptions = {
   host: string;
   /** 0 picks a free port (tests). */
@@ -17,6 +23,8 @@ export type AgentOptions = {
   tls?: { cert: string; key: string };
   /** Slows down and refuses sources that fail the token (tests give their own clock). */
   authLimiter?: AuthLimiter;
+  /** Control connections open at once (default MAX_CONNECTIONS). */
+  maxConnections?: number;
   log?: (line: string) => void;
 };
 
@@ -50,6 +58,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   server.on('connection', (ws, request) => {
     const source = request.socket.remoteAddress ?? 'unknown';
     const peer = `${source}:${request.socket.remotePort}`;
+    if (server.clients.size > (options.maxConnections ?? MAX_CONNECTIONS)) {
+      log(`refused ${peer}: already ${server.clients.size - 1} control connections open`);
+      return ws.close(CLOSE_CODES.tooManyConnections, 'too many control connections; retry when a run ends');
+    }
     const admission = limiter.admit(source);
     if (admission.action === 'refuse') {
       log(`refused ${peer}: too many failed authentications`);

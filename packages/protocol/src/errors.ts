@@ -27,6 +27,7 @@ export const CLOSE_CODES = {
   authFailed: 4401,
   authTimeout: 4408,
   tooManyFailures: 4429,
+  tooManyConnections: 4430,
   runExpired: 4410,
   shuttingDown: 4503,
 } as const;
