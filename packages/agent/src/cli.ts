@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startAgent } from './server.js';
-import { loadTlsIdentity } from './tls.js';
+import { loadTlsIdentity } from '@preflight/protocol';
 import { AGENT_VERSION } from './version.js';
 
 function listenOption(text: string): ListenAddress {

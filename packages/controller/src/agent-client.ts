@@ -15,7 +15,7 @@ import {
   type RequestType,
   type UdpReceivedMessage,
 } from '@preflight/protocol';
-import { decidePin, type KnownAgents } from './known-agents.js';
+import { decidePin, type KnownAgents } from '@preflight/protocol';
 import { agentAddress, type AgentNode } from './nodes.js';
 
 /**
@@ -117,7 +117,7 @@ export class AgentConnection {
       // Checked on the upgrade, before the agent's hello is read or anything is sent to it.
       ws.once('upgrade', (response: IncomingMessage) => {
         const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
-        const verdict = decidePin({ node: node.name, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
+        const verdict = decidePin({ node: `node ${node.name}`, pinFlag: `--fingerprint ${node.name}=`, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
         if (!verdict.ok) {
           untrusted = new AgentConnectError('agent-untrusted', verdict.message);
           ws.terminate();

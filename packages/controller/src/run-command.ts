@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { INSECURE, type AgentTrust } from './agent-client.js';
 import { UsageError } from './errors.js';
-import { defaultKnownAgentsFile, formatFingerprint, readKnownAgents, rememberAgents } from './known-agents.js';
+import { defaultKnownAgentsFile, formatFingerprint, readKnownAgents, rememberAgents } from '@preflight/protocol';
 import { startLocalAgents, type LocalAgents } from './local-agents.js';
 import type { AgentNode, Target } from './nodes.js';
 import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';

@@ -6,3 +6,5 @@ export * from './handshake.js';
 export * from './messages.js';
 export * from './observations.js';
 export * from './host-facts.js';
+export * from './known-peers.js';
+export * from './tls-identity.js';

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * Which certificate each agent presented the first time this controller met it (trust on first
- * use), by `host:port`. A later change is refused loudly: either the agent was reinstalled, or
- * something stands between the controller and the agent.
+ * Which certificate each peer presented the first time it was met (trust on first use), by
+ * `host:port`: the agents a controller met, or the controllers an agent dialled (--connect). A
+ * later change is refused loudly: either the peer was reinstalled, or something stands between.
  */
 export type KnownAgents = { format: 'preflight-known-agents/1'; agents: Record<string, { fingerprint: string; firstSeen: string }> };
 
@@ -27,15 +27,28 @@ export const formatFingerprint = (fingerprint: string): string => `SHA256:${norm
  * Decides whether to trust the certificate an agent presented. Pure. A fingerprint given on the
  * command line wins; else the known-agents file; else the agent is learned (first use).
  */
-export function decidePin(input: { node: string; address: string; seen: string; pinned?: string; known?: string; file: string }): PinVerdict {
+export function decidePin(input: {
+  /** Who is connecting, for the message: `node primary`, `agent`. */
+  node: string;
+  address: string;
+  seen: string;
+  pinned?: string;
+  known?: string;
+  file: string;
+  peer?: 'agent' | 'controller';
+  /** The option that pins this peer, as typed before the fingerprint: `--fingerprint primary=`. */
+  pinFlag: string;
+}): PinVerdict {
   const seen = formatFingerprint(input.seen);
+  const peer = input.peer ?? 'agent';
+  const flag = input.pinFlag;
   if (input.pinned) {
     if (normalize(input.pinned) === normalize(input.seen)) return { ok: true, learned: false };
     return {
       ok: false,
       message:
-        `node ${input.node}: the agent at ${input.address} presents certificate ${seen}, not ${formatFingerprint(input.pinned)} ` +
-        `as --fingerprint ${input.node}= says. Refusing to connect: check the fingerprint the agent printed at start.`,
+        `${input.node}: the ${peer} at ${input.address} presents certificate ${seen}, not ${formatFingerprint(input.pinned)} ` +
+        `as ${flag} says. Refusing to connect: check the fingerprint the ${peer} printed at start.`,
     };
   }
   if (input.known) {
@@ -43,9 +56,9 @@ export function decidePin(input: { node: string; address: string; seen: string; 
     return {
       ok: false,
       message:
-        `node ${input.node}: THE AGENT'S CERTIFICATE HAS CHANGED. The agent at ${input.address} presented ${formatFingerprint(input.known)} before ` +
-        `and presents ${seen} now. Someone may be intercepting the connection. Refusing to connect. If the agent was reinstalled, ` +
-        `compare with the fingerprint it printed at start, then remove "${input.address}" from ${input.file} or pass --fingerprint ${input.node}=${seen}.`,
+        `${input.node}: THE ${peer.toUpperCase()}'S CERTIFICATE HAS CHANGED. The ${peer} at ${input.address} presented ${formatFingerprint(input.known)} before ` +
+        `and presents ${seen} now. Someone may be intercepting the connection. Refusing to connect. If the ${peer} was reinstalled, ` +
+        `compare with the fingerprint it printed at start, then remove "${input.address}" from ${input.file} or pass ${flag}${seen}.`,
     };
   }
   return { ok: true, learned: true };

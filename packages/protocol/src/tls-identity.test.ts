@@ -1,7 +1,7 @@
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fingerprintOf, loadTlsIdentity } from './tls.js';
+import { fingerprintOf, loadTlsIdentity } from './tls-identity.js';
 
 describe('the agent\'s TLS identity', () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'agent-tls-'));

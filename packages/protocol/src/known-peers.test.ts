@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decidePin, formatFingerprint, readKnownAgents, rememberAgents } from './known-agents.js';
+import { decidePin, formatFingerprint, readKnownAgents, rememberAgents } from './known-peers.js';
 
 const A = 'AB:CD:EF:01';
 const B = 'AB:CD:EF:02';
-const base = { node: 'primary', address: '10.1.1.11:7890', file: '/x/known-agents.json' };
+const base = { node: 'node primary', pinFlag: '--fingerprint primary=', address: '10.1.1.11:7890', file: '/x/known-agents.json' };
 
 describe('decidePin', () => {
   it('learns an agent met for the first time', () => {
@@ -18,7 +18,7 @@ describe('decidePin', () => {
   it('refuses loudly a certificate that changed, saying what to check and what to remove', () => {
     const verdict = decidePin({ ...base, seen: B, known: `SHA256:${A}` });
     expect(verdict.ok).toBe(false);
-    expect(!verdict.ok && verdict.message).toMatch(/THE AGENT'S CERTIFICATE HAS CHANGED.*SHA256:AB:CD:EF:01.*SHA256:AB:CD:EF:02.*remove "10\.1\.1\.11:7890" from \/x\/known-agents\.json/);
+    expect(!verdict.ok && verdict.message).toMatch(/^node primary: THE AGENT'S CERTIFICATE HAS CHANGED.*SHA256:AB:CD:EF:01.*SHA256:AB:CD:EF:02.*remove "10\.1\.1\.11:7890" from \/x\/known-agents\.json or pass --fingerprint primary=SHA256:AB:CD:EF:02\.$/);
   });
   it('refuses a certificate other than the pinned one, even if the file knows it', () => {
     const verdict = decidePin({ ...base, seen: A, known: A, pinned: B });
