@@ -1,4 +1,4 @@
-import { makeRunKey, proveToken, CLOSE_CODES } from '@preflight/protocol';
+import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES } from '@preflight/protocol';
 import type { RunningAgent } from '@preflight/agent';
 
 /** A short heartbeat, so that losing a silent controller takes a test seconds, not fifteen. */
@@ -8,7 +8,7 @@ import { RawClient, TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '.
 /** Authenticates a raw client the way the controller does. */
 async function authenticate(client: RawClient, token = TEST_TOKEN): Promise<Record<string, unknown>> {
   const hello = await client.next((message) => message.type === 'hello');
-  client.send({ type: 'auth', id: 1, protocol: 1, proof: proveToken(token, hello.challenge as string) });
+  client.send({ type: 'auth', id: 1, protocol: 1, proof: proveToken(token, hello.challenge as string), challenge: makeChallenge() });
   return client.next((message) => message.id === 1);
 }
 

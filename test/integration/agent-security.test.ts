@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { CLOSE_CODES, makeRunKey, proveToken } from '@preflight/protocol';
+import { CLOSE_CODES, makeChallenge, makeRunKey, proveToken } from '@preflight/protocol';
 import { AuthLimiter, startAgent, type RunningAgent } from '@preflight/agent';
 import { PREFLIGHT_AGENT, REPO } from '../support/cli.js';
 import { RawClient, TEST_TOKEN } from '../support/agents.js';
@@ -10,7 +10,7 @@ import { RawClient, TEST_TOKEN } from '../support/agents.js';
 /** Authenticates a raw client the way the controller does; returns the auth message it sent and the reply. */
 async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1) {
   const hello = await client.next((message) => message.type === 'hello');
-  const auth = { type: 'auth', id, protocol: 1, proof: proveToken(token, hello.challenge as string) };
+  const auth = { type: 'auth', id, protocol: 1, proof: proveToken(token, hello.challenge as string), challenge: makeChallenge() };
   client.send(auth);
   return { auth, reply: await client.next((message) => message.id === id) };
 }
@@ -47,7 +47,7 @@ describe('authentication', () => {
   it('refuses a forged proof', async () => {
     const client = connect();
     await client.next((message) => message.type === 'hello');
-    client.send({ type: 'auth', id: 1, protocol: 1, proof: randomBytes(32).toString('hex') });
+    client.send({ type: 'auth', id: 1, protocol: 1, proof: randomBytes(32).toString('hex'), challenge: makeChallenge() });
     expect(await client.next((message) => message.id === 1)).toMatchObject({ code: 'auth-failed' });
   });
 

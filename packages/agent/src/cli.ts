@@ -3,7 +3,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startAgent } from './server.js';
-import { loadTlsIdentity } from '@preflight/protocol';
+import path from 'node:path';
+import { defaultStateDir, loadTlsIdentity } from '@preflight/protocol';
+import { dialController } from './dial.js';
 import { AGENT_VERSION } from './version.js';
 
 function listenOption(text: string): ListenAddress {
@@ -32,6 +34,9 @@ const program = new Command('preflight-agent')
   .option('--key <file>', 'the private key (PEM) of --cert')
   .option('--state-dir <dir>', 'where the self-signed certificate is kept (default ~/.preflight-agent, %ProgramData%\\preflight-agent on Windows)')
   .option('--insecure', 'plain ws on the control port, no TLS: only on a network you trust')
+  .option('--connect <url>', 'dial the controller instead (preflight run --serve), e.g. wss://10.1.1.5:7891, where it cannot reach this agent')
+  .option('--as <node>', 'with --connect: the node this agent is, as the controller names it (default: matched by address)')
+  .option('--controller-fingerprint <sha256>', 'with --connect: the certificate the controller must present (default: trusted on first use)')
   .option('--quiet', 'print only the ready line and errors')
   .showHelpAfterError()
   .exitOverride();
@@ -51,44 +56,86 @@ const options = program.opts<{
   key?: string;
   stateDir?: string;
   insecure?: boolean;
+  connect?: string;
+  as?: string;
+  controllerFingerprint?: string;
 }>();
 const listen = options.listen ?? { host: '0.0.0.0', port: DEFAULT_CONTROL_PORT };
 const given = options.token ?? process.env.PREFLIGHT_TOKEN;
 const token = given || randomBytes(18).toString('base64url');
 const log = options.quiet ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
-let tls: Awaited<ReturnType<typeof loadTlsIdentity>> | undefined;
-try {
-  if (!options.insecure) tls = await loadTlsIdentity({ certFile: options.cert, keyFile: options.key, stateDir: options.stateDir });
-} catch (error) {
-  console.error(`preflight-agent: cannot set up TLS: ${(error as Error).message}`);
-  process.exit(2);
-}
-
-try {
-  const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log, ...(tls ? { tls } : {}) });
+if (options.connect) {
+  // Reverse connection: no control port here; the agent dials the controller.
+  let url: URL;
+  try {
+    url = new URL(options.connect);
+    if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new Error('not ws');
+  } catch {
+    console.error(`preflight-agent: --connect "${options.connect}": write wss://CONTROLLER:PORT (the address preflight run --serve listens on)`);
+    process.exit(2);
+  }
+  if (url.protocol === 'ws:' && !options.insecure) {
+    console.error('preflight-agent: --connect ws:// is not encrypted: use wss://, or pass --insecure to mean it');
+    process.exit(2);
+  }
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const dialer = dialController({
+    url: url.href,
+    ...(options.as ? { name: options.as } : {}),
+    token,
+    listenHost: listen.host,
+    maxRunMs: options.maxRunTime * 1000,
+    log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+    ...(options.controllerFingerprint ? { pinned: options.controllerFingerprint } : {}),
+    knownFile: path.join(stateDir, 'known-controllers.json'),
+  });
   if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
-  if (tls) console.log(`fingerprint: ${tls.fingerprint}   (the controller may pin it with --fingerprint ROLE=${tls.fingerprint})`);
-  else console.log('WARNING: --insecure: the control channel is not encrypted and the agent is not authenticated to the controller');
-  console.log(`preflight-agent ${AGENT_VERSION} listening on ${agent.host}:${agent.port}${tls ? ' (wss)' : ' (ws, insecure)'}`);
+  console.log(`preflight-agent ${AGENT_VERSION} dialling ${url.href}${options.as ? ` as ${options.as}` : ''}`);
   const stop = async (signal: string) => {
     log(`${signal}: closing every listener`);
-    await agent.close();
+    await dialer.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-} catch (error) {
-  const code = (error as NodeJS.ErrnoException).code;
-  const where = `${listen.host}:${listen.port}`;
-  const why =
-    code === 'EADDRINUSE'
-      ? `${where} is already in use: is another agent running? Choose another port with --listen HOST:PORT.`
-      : code === 'EADDRNOTAVAIL'
-        ? `${where} is not an address of this machine: give one of its addresses with --listen.`
-        : code === 'EACCES'
-          ? `not allowed to listen on ${where}: choose a port above 1023 or run with administrative rights.`
-          : `cannot listen on ${where}: ${(error as Error).message}`;
-  console.error(`preflight-agent: ${why}`);
-  process.exit(2);
+} else await listenForController();
+
+/** The usual way: a control port the controller connects to. */
+async function listenForController(): Promise<void> {
+  let tls: Awaited<ReturnType<typeof loadTlsIdentity>> | undefined;
+  try {
+    if (!options.insecure) tls = await loadTlsIdentity({ certFile: options.cert, keyFile: options.key, stateDir: options.stateDir });
+  } catch (error) {
+    console.error(`preflight-agent: cannot set up TLS: ${(error as Error).message}`);
+    process.exit(2);
+  }
+
+  try {
+    const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log, ...(tls ? { tls } : {}) });
+    if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
+    if (tls) console.log(`fingerprint: ${tls.fingerprint}   (the controller may pin it with --fingerprint ROLE=${tls.fingerprint})`);
+    else console.log('WARNING: --insecure: the control channel is not encrypted and the agent is not authenticated to the controller');
+    console.log(`preflight-agent ${AGENT_VERSION} listening on ${agent.host}:${agent.port}${tls ? ' (wss)' : ' (ws, insecure)'}`);
+    const stop = async (signal: string) => {
+      log(`${signal}: closing every listener`);
+      await agent.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${listen.host}:${listen.port}`;
+    const why =
+      code === 'EADDRINUSE'
+        ? `${where} is already in use: is another agent running? Choose another port with --listen HOST:PORT.`
+        : code === 'EADDRNOTAVAIL'
+          ? `${where} is not an address of this machine: give one of its addresses with --listen.`
+          : code === 'EACCES'
+            ? `not allowed to listen on ${where}: choose a port above 1023 or run with administrative rights.`
+            : `cannot listen on ${where}: ${(error as Error).message}`;
+    console.error(`preflight-agent: ${why}`);
+    process.exit(2);
+  }
 }

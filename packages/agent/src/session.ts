@@ -7,6 +7,7 @@ import {
   MAX_RUN_PROBES,
   PROTOCOL_VERSION,
   checkProof,
+  proveToken,
   decodeRequest,
   makeChallenge,
   type AgentMessage,
@@ -50,6 +51,8 @@ export type SessionOptions = {
   log: (line: string) => void;
   /** Told whether the controller proved the token, to slow down a source that keeps guessing. */
   onAuth?: (ok: boolean) => void;
+  /** The node this agent says it is, when it dialled the controller (--connect --as NAME). */
+  name?: string;
 };
 
 type Run = {
@@ -104,7 +107,13 @@ export class Session {
       ws.ping();
     }, options.heartbeatMs);
     this.authTimer = setTimeout(() => this.drop(CLOSE_CODES.authTimeout, 'no authentication in time'), AUTH_TIMEOUT_MS);
-    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, challenge: this.challenge });
+    this.send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      agentVersion: AGENT_VERSION,
+      challenge: this.challenge,
+      ...(options.name ? { name: options.name } : {}),
+    });
   }
 
   /** Ends the run and releases every port; safe to call more than once. */
@@ -133,7 +142,7 @@ export class Session {
   private dispatch(request: Request): Promise<ReplyResult<RequestType>> | ReplyResult<RequestType> {
     switch (request.type) {
       case 'auth':
-        return this.authenticate(request.protocol, request.proof);
+        return this.authenticate(request.protocol, request.proof, request.challenge);
       case 'begin':
         return this.begin(request);
       case 'listen':
@@ -145,7 +154,7 @@ export class Session {
     }
   }
 
-  private authenticate(protocol: number, proof: string): ReplyResult<'auth'> {
+  private authenticate(protocol: number, proof: string, challenge: string): ReplyResult<'auth'> {
     if (protocol !== PROTOCOL_VERSION) {
       throw new RequestError('protocol-mismatch', `this agent speaks protocol ${PROTOCOL_VERSION}, not ${protocol}`);
     }
@@ -158,7 +167,12 @@ export class Session {
     clearTimeout(this.authTimer);
     this.authenticated = true;
     this.options.onAuth?.(true);
-    return { hostname: os.hostname(), platform: `${process.platform}-${process.arch}`, agentVersion: AGENT_VERSION };
+    return {
+      hostname: os.hostname(),
+      platform: `${process.platform}-${process.arch}`,
+      agentVersion: AGENT_VERSION,
+      proof: proveToken(this.options.token, challenge, 'agent'),
+    };
   }
 
   private async begin(request: BeginRequest): Promise<ReplyResult<'begin'>> {

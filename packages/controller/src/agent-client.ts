@@ -6,6 +6,8 @@ import {
   PROTOCOL_VERSION,
   decodeAgentMessage,
   proveToken,
+  checkProof,
+  makeChallenge,
   replyResultSchemas,
   type AgentInfo,
   type AgentMessage,
@@ -125,24 +127,7 @@ export class AgentConnection {
       });
     }
     try {
-      const hello = await firstMessage(ws);
-      if (hello.type !== 'hello') throw new Error(`it sent "${hello.type}" before hello`);
-      if (hello.protocol !== PROTOCOL_VERSION) {
-        throw new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} speaks protocol ${hello.protocol}, this controller ${PROTOCOL_VERSION}: use the same preflight version on both`);
-      }
-      const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion });
-      ws.on('message', (data) => connection.receive(data.toString()));
-      ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
-      ws.on('error', () => {});
-      const info = await connection
-        .request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, hello.challenge) })
-        .catch((error: Error) => {
-          throw error instanceof AgentRequestError && error.code === 'auth-failed'
-            ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
-            : error;
-        });
-      Object.assign(connection.info, info);
-      return connection;
+      return await AgentConnection.authenticate(node, ws, token, await firstMessage(ws), address);
     } catch (error) {
       ws.terminate();
       if (untrusted) throw untrusted;
@@ -160,6 +145,36 @@ export class AgentConnection {
         why === 'ECONNREFUSED',
       );
     }
+  }
+
+  /**
+   * Proves the token on an open connection whose hello has arrived: one the controller opened, or
+   * one an agent dialled in (--serve). Rejects with AgentConnectError when the agent refuses.
+   */
+  static async authenticate(node: AgentNode, ws: WebSocket, token: string, hello: AgentMessage, address: string): Promise<AgentConnection> {
+    if (hello.type !== 'hello') throw new Error(`it sent "${hello.type}" before hello`);
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      throw new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} speaks protocol ${hello.protocol}, this controller ${PROTOCOL_VERSION}: use the same preflight version on both`);
+    }
+    const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion, proof: '' });
+    ws.on('message', (data) => connection.receive(data.toString()));
+    ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
+    ws.on('error', () => {});
+    const challenge = makeChallenge();
+    const info = await connection
+      .request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, hello.challenge), challenge })
+      .catch((error: Error) => {
+        throw error instanceof AgentRequestError && error.code === 'auth-failed'
+          ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
+          : error;
+      });
+    // The agent proves the token too: an impostor that dialled in (or answered) gets no further.
+    if (!checkProof(token, challenge, info.proof, 'agent')) {
+      ws.terminate();
+      throw new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} could not prove the token: it is not the agent you started, or has another token`);
+    }
+    Object.assign(connection.info, info);
+    return connection;
   }
 
   /** Sends one request; resolves with its reply's result, validated against the protocol. */
@@ -220,7 +235,8 @@ export class AgentConnection {
   }
 }
 
-function firstMessage(ws: WebSocket): Promise<AgentMessage> {
+/** The first message on a new connection: an agent's hello, within CONNECT_TIMEOUT_MS. */
+export function firstMessage(ws: WebSocket): Promise<AgentMessage> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no hello within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
     ws.once('message', (data) => {

@@ -19,6 +19,13 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
+function parseServe(text: string): { host: string; port: number } {
+  const match = text.match(/^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new InvalidArgumentError('write HOST:PORT, e.g. 0.0.0.0:7891');
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
 function parseFingerprint(text: string): [string, string] {
   const match = text.match(/^([A-Za-z][\w-]*)=(?:SHA256:)?((?:[0-9A-Fa-f]{2}:?){32})$/i);
   if (!match) throw new InvalidArgumentError('write NODE=SHA256:AB:CD:... as the agent printed it at start');
@@ -46,6 +53,8 @@ program
   .option('--fingerprint <node=sha256>', 'the certificate an agent must present, as it printed it (repeatable)', collect(parseFingerprint), [])
   .option('--known-agents <file>', 'the agents trusted on first use (default ~/.preflight/known-agents.json)')
   .option('--insecure', 'plain ws to agents started with --insecure: no encryption, no pinning')
+  .option('--serve <host:port>', 'wait for agents started with --connect (they dial this controller) instead of dialling them', parseServe)
+  .option('--wait <seconds>', 'with --serve: how long to wait for every agent (default 120)', wholeNumber(1, 3600))
   .option('--engineer <name>', 'who runs the check, for the report')
   .option('--site <name>', 'the customer site, for the report')
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RUN_TTL_MS } from '@preflight/protocol';
 import { INSECURE, type AgentTrust } from './agent-client.js';
 import { UsageError } from './errors.js';
-import { defaultKnownAgentsFile, formatFingerprint, readKnownAgents, rememberAgents } from '@preflight/protocol';
+import { defaultKnownAgentsFile, formatFingerprint, loadTlsIdentity, readKnownAgents, rememberAgents } from '@preflight/protocol';
+import { listenForAgents, type AgentListener } from './serve.js';
 import { startLocalAgents, type LocalAgents } from './local-agents.js';
 import type { AgentNode, Target } from './nodes.js';
 import { checkNodesAgainstProfile, planChecks, rolesUsed } from './plan.js';
@@ -40,6 +42,10 @@ export type RunCommandOptions = {
   /** `--fingerprint NODE=SHA256:...`: the certificate each agent must present. */
   fingerprint?: [string, string][];
   knownAgents?: string;
+  /** `HOST:PORT`: wait for agents started with --connect instead of dialling them. */
+  serve?: { host: string; port: number };
+  /** With --serve: how long to wait for every agent, in seconds. */
+  wait?: number;
 };
 
 /** Runs `preflight run` and returns the exit code; throws only PreflightErrors for usage. */
@@ -56,6 +62,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     checkNodesAgainstProfile(profile, nodes);
     checkTargetsAgainstProfile(profile, options.target);
     const trust = chooseTrust(options, nodes.map((node) => node.name), local?.fingerprints);
+    if (options.serve && options.local) throw new UsageError('--serve waits for agents you started with --connect: leave out --local');
+    const listener = options.serve ? await serveAgents(options, nodes, token) : undefined;
 
     const plan = planChecks(profile, nodes);
     // Progress on a terminal only, and never when standard output carries the JSON.
@@ -68,8 +76,12 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       ttlMs: DEFAULT_RUN_TTL_MS,
       targets: options.target,
       trust,
+      ...(listener ? { connect: (node: AgentNode) => listener.connect(node) } : {}),
       ...(showProgress ? { onStart: (total: number) => progress.start(total), onProbeResult: (result) => progress.probed(result) } : {}),
-    }).finally(() => progress.stop());
+    }).finally(() => {
+      progress.stop();
+      void listener?.close();
+    });
     for (const [address, fingerprint] of Object.entries(trust.learned)) {
       process.stderr.write(`preflight: first contact with the agent at ${address}: trusting its certificate ${formatFingerprint(fingerprint)} from now on (${trust.file})\n`);
     }
@@ -115,6 +127,24 @@ function chooseTrust(options: RunCommandOptions, names: readonly string[], local
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/** Listens for agents started with --connect, and says how to start them. */
+async function serveAgents(options: RunCommandOptions, nodes: readonly AgentNode[], token: string): Promise<AgentListener> {
+  const { host, port } = options.serve!;
+  // The controller keeps its own certificate beside its known-agents file (~/.preflight).
+  const stateDir = path.dirname(options.knownAgents ?? defaultKnownAgentsFile());
+  const tls = options.insecure ? undefined : await loadTlsIdentity({ role: 'controller', stateDir });
+  const listener = await listenForAgents(nodes, { host, port, token, waitMs: (options.wait ?? 120) * 1000, ...(tls ? { tls } : {}) }).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`--serve ${host}:${port}: cannot listen (${error.code ?? error.message}): choose another port or address`);
+  });
+  const scheme = tls ? 'wss' : 'ws';
+  const pin = tls ? ` --controller-fingerprint ${tls.fingerprint}` : ' --insecure';
+  process.stderr.write(
+    `preflight: waiting up to ${options.wait ?? 120} s for ${nodes.length} agents on ${scheme}://${host}:${listener.port}${tls ? ` (certificate ${tls.fingerprint})` : ''}.\n` +
+      `  On each server: preflight-agent --connect ${scheme}://THIS-MACHINE:${listener.port} --as NODE${pin} --token TOKEN\n`,
+  );
+  return listener;
 }
 
 function chooseProfile(options: RunCommandOptions): Profile {

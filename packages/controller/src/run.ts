@@ -41,6 +41,8 @@ export type RunOptions = {
   targets?: readonly Target[];
   /** How agents are trusted (TLS and pinning); plain ws when absent (tests). */
   trust?: AgentTrust;
+  /** How to reach a node's agent: dial it (the default), or wait for it to dial in (--serve). */
+  connect?: (node: AgentNode) => Promise<AgentConnection>;
   /** Told of each probe's result as it arrives, for a progress display; `total` comes first. */
   onStart?: (total: number) => void;
   onProbeResult?: (result: ProbeResult) => void;
@@ -86,12 +88,14 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     if (standings.get(name)?.state === 'ok') standings.set(name, { state: 'lost', detail });
   };
 
-  const connections = await connectAll(nodes, options.token, standings, options.trust ?? INSECURE);
+  const connect = options.connect ?? ((node: AgentNode) => AgentConnection.connect(node, options.token, options.trust ?? INSECURE));
+  const connections = await connectAll(nodes, connect, standings);
   const connectMs = performance.now() - clock;
   try {
     for (const connection of connections) {
       const { name } = connection.node;
-      nodeInfo.set(name, connection.info);
+      const { hostname, platform, agentVersion } = connection.info;
+      nodeInfo.set(name, { hostname, platform, agentVersion });
       connection.onLost = (why) => lose(name, why);
     }
     const live = () => connections.filter((connection) => standings.get(connection.node.name)?.state === 'ok');
@@ -179,12 +183,11 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
 
 async function connectAll(
   nodes: readonly AgentNode[],
-  token: string,
+  connect: (node: AgentNode) => Promise<AgentConnection>,
   standings: Map<string, AgentStanding>,
-  trust: AgentTrust,
 ): Promise<AgentConnection[]> {
   const limit = pLimit(CONNECT_CONCURRENCY);
-  const attempts = await Promise.allSettled(nodes.map((node) => limit(() => AgentConnection.connect(node, token, trust))));
+  const attempts = await Promise.allSettled(nodes.map((node) => limit(() => connect(node))));
   const connections: AgentConnection[] = [];
   attempts.forEach((attempt, index) => {
     const node = nodes[index]!;

@@ -40,6 +40,8 @@ export const authRequestSchema = z.object({
   id: requestId,
   protocol: z.number().int(),
   proof: hex(32),
+  /** The controller's own challenge: the agent proves the token back (it matters most when the agent dialled in). */
+  challenge: hex(32),
 });
 
 export const beginRequestSchema = z.object({
@@ -91,12 +93,16 @@ export const helloMessageSchema = z.object({
   agentVersion: z.string(),
   /** Fresh for every connection: the controller answers it with a proof of the token. */
   challenge: hex(32),
+  /** An agent that dialled a controller (--connect) says which node it is (--as). */
+  name: z.string().regex(/^[A-Za-z][\w-]{0,63}$/).optional(),
 });
 
 export const agentInfoSchema = z.object({
   hostname: z.string(),
   platform: z.string(),
   agentVersion: z.string(),
+  /** The agent's proof of the token over the controller's challenge. */
+  proof: hex(32),
 });
 export type AgentInfo = z.infer<typeof agentInfoSchema>;
 

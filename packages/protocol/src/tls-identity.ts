@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 
-/** The agent's TLS identity: what its control port presents, and the fingerprint a controller pins. */
+/** A TLS identity: what the agent's control port (or a --serve controller) presents, and the fingerprint its peer pins. */
 export type TlsIdentity = { cert: string; key: string; fingerprint: string; source: 'given' | 'stored' | 'created' };
 
 /** A self-signed certificate's lifetime: long, since what is trusted is its pinned fingerprint, not a CA. */
@@ -24,7 +24,8 @@ export const defaultStateDir = (): string =>
  * an earlier start, else a new self-signed one (EC P-256), stored with its key readable by the
  * agent's user only. Throws with what to fix when a given file cannot be used.
  */
-export async function loadTlsIdentity(options: { certFile?: string; keyFile?: string; stateDir?: string }): Promise<TlsIdentity> {
+export async function loadTlsIdentity(options: { certFile?: string; keyFile?: string; stateDir?: string; role?: 'agent' | 'controller' }): Promise<TlsIdentity> {
+  const role = options.role ?? 'agent';
   if (options.certFile || options.keyFile) {
     if (!options.certFile || !options.keyFile) throw new Error('give both --cert and --key, or neither');
     const cert = readFileSync(options.certFile, 'utf8');
@@ -32,14 +33,14 @@ export async function loadTlsIdentity(options: { certFile?: string; keyFile?: st
     return { cert, key, fingerprint: fingerprintOf(cert), source: 'given' };
   }
   const dir = options.stateDir ?? defaultStateDir();
-  const certFile = path.join(dir, 'agent-cert.pem');
-  const keyFile = path.join(dir, 'agent-key.pem');
+  const certFile = path.join(dir, `${role}-cert.pem`);
+  const keyFile = path.join(dir, `${role}-key.pem`);
   if (existsSync(certFile) && existsSync(keyFile)) {
     const cert = readFileSync(certFile, 'utf8');
     return { cert, key: readFileSync(keyFile, 'utf8'), fingerprint: fingerprintOf(cert), source: 'stored' };
   }
   const notAfterDate = new Date(Date.now() + SELF_SIGNED_DAYS * 24 * 3600 * 1000);
-  const pems = await generate([{ name: 'commonName', value: `preflight-agent ${os.hostname()}` }], {
+  const pems = await generate([{ name: 'commonName', value: `preflight-${role} ${os.hostname()}` }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
