@@ -31,6 +31,16 @@ describe('a run between real agents on loopback', () => {
     });
   });
 
+  it('gathers each agent\'s host facts and clock offset for the report, and the round trip of each TCP probe', async () => {
+    const result = await run([`tcp:${await freePort('127.0.0.1')}`]);
+    for (const node of result.nodes) {
+      expect(node.facts).toMatchObject({ hostname: expect.any(String), cpu: { cores: expect.any(Number) } });
+      // One machine, one clock: the offset is within the round trip it was measured over.
+      expect(Math.abs(node.clock!.offsetMs)).toBeLessThanOrEqual(node.clock!.rttMs + 2);
+    }
+    for (const check of result.checks) expect(check.rttMs).toBeGreaterThanOrEqual(0);
+  });
+
   it('tells a port held by another program (unverified, with what the probe saw) from an open one', async () => {
     const port = await freePort('127.0.0.2');
     const silent = net.createServer((socket) => socket.on('error', () => {})); // probes close with a reset

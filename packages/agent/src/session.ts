@@ -22,6 +22,7 @@ import {
   type RequestType,
 } from '@preflight/protocol';
 import { probeConcurrency } from './file-budget.js';
+import { gatherHostFacts } from './host-facts.js';
 import { ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
 import { probeTarget } from './probe-target.js';
@@ -151,6 +152,10 @@ export class Session {
         return this.probe(request);
       case 'end':
         return this.endRun('the controller ended the run').then((closed) => ({ closed }));
+      case 'facts':
+        return gatherHostFacts().then((facts) => ({ facts }));
+      case 'clock':
+        return { now: Date.now() };
     }
   }
 

@@ -8,7 +8,7 @@ import {
   type ProbeOrder,
   type ProbeResult,
 } from '@preflight/protocol';
-import { AgentConnectError, AgentConnection, INSECURE, type AgentTrust } from './agent-client.js';
+import { AgentConnectError, AgentConnection, CONNECT_TIMEOUT_MS, INSECURE, type AgentTrust } from './agent-client.js';
 import { classify, type AgentStanding } from './classify.js';
 import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
@@ -26,6 +26,12 @@ const RECEIPT_GRACE_MS = 300;
  * back for several seconds; it is there for an agent that hangs, not for a slow network.
  */
 const PROBE_DEADLINE_SLACK_MS = 15_000;
+
+/** Clock readings per agent; the one with the shortest round trip gives the offset. */
+const CLOCK_SAMPLES = 3;
+
+/** How long an agent may take to tell its host facts (its OS commands time out at 5 s each). */
+const FACTS_DEADLINE_MS = 10_000;
 
 /** Agents connected to at once: enough for any site, few enough to stay within file limits. */
 const CONNECT_CONCURRENCY = 32;
@@ -104,6 +110,20 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const declared = [...new Set([...nodes.flatMap((node) => [node.host, ...Object.values(node.addresses ?? {})]), ...(options.targets ?? []).map((target) => target.host)])];
     await eachAgent(live(), lose, (connection) => connection.request({ type: 'begin', runId, runKey, ttlMs: options.ttlMs, targets: declared }));
 
+    // Clocks first, while the agents are idle; host facts in the background while they probe.
+    await eachAgent(live(), lose, async (connection) => {
+      const clock = await measureClock(connection).catch(() => undefined);
+      if (clock) Object.assign(nodeInfo.get(connection.node.name)!, { clock });
+    });
+    const factsRead = Promise.all(
+      live().map((connection) =>
+        withDeadline(connection.request({ type: 'facts' }), FACTS_DEADLINE_MS, 'no facts in time').then(
+          ({ facts }) => void Object.assign(nodeInfo.get(connection.node.name)!, { facts }),
+          () => undefined, // facts are for the report; a run never fails for want of them
+        ),
+      ),
+    );
+
     const listenClock = performance.now();
     const listens = new Map<string, ListenResult>();
     await eachAgent(live(), lose, async (connection) => {
@@ -148,6 +168,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     if (udpPending) await sleep(RECEIPT_GRACE_MS);
     const probeMs = performance.now() - probeClock;
 
+    await factsRead;
     await eachAgent(live(), lose, (connection) => withDeadline(connection.request({ type: 'end' }), PROBE_DEADLINE_SLACK_MS, 'no answer to end'));
 
     const checks = plan.checks.map((check): CheckResult => {
@@ -256,6 +277,23 @@ function describeNode(node: AgentNode, standing: AgentStanding | undefined, info
   const state = standing?.state === 'ok' || standing === undefined ? 'connected' : standing.state;
   const detail = standing && standing.state !== 'ok' ? standing.detail : undefined;
   return { ...node, state, ...(detail ? { detail } : {}), ...info };
+}
+
+/**
+ * The agent's clock minus the controller's: the agent reads its clock as it answers, assumed
+ * halfway through the round trip, so the error is at most half the round trip kept.
+ */
+async function measureClock(connection: AgentConnection): Promise<{ offsetMs: number; rttMs: number }> {
+  let best: { offsetMs: number; rttMs: number } | undefined;
+  for (let sample = 0; sample < CLOCK_SAMPLES; sample++) {
+    const sent = Date.now();
+    const started = performance.now();
+    const { now } = await withDeadline(connection.request({ type: 'clock' }), CONNECT_TIMEOUT_MS, 'no clock reading');
+    const rttMs = performance.now() - started;
+    const offsetMs = now - (sent + rttMs / 2);
+    if (!best || rttMs < best.rttMs) best = { offsetMs: Math.round(offsetMs), rttMs: Math.round(rttMs * 100) / 100 };
+  }
+  return best!;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_RUN_TARGETS } from './constants.js';
 import { ERROR_CODES } from './errors.js';
+import { hostFactsSchema } from './host-facts.js';
 import { listenResultSchema, probeProtocolSchema, probeResultSchema, transportSchema } from './observations.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -71,12 +72,20 @@ export const probeRequestSchema = z.object({
 
 export const endRequestSchema = z.object({ type: z.literal('end'), id: requestId });
 
+/** What the agent can tell of its server (read-only), for the report. */
+export const factsRequestSchema = z.object({ type: z.literal('facts'), id: requestId });
+
+/** The agent's clock, read as it answers: the controller times the round trip to find the offset. */
+export const clockRequestSchema = z.object({ type: z.literal('clock'), id: requestId });
+
 export const requestSchema = z.discriminatedUnion('type', [
   authRequestSchema,
   beginRequestSchema,
   listenRequestSchema,
   probeRequestSchema,
   endRequestSchema,
+  factsRequestSchema,
+  clockRequestSchema,
 ]);
 export type Request = z.infer<typeof requestSchema>;
 export type RequestType = Request['type'];
@@ -113,6 +122,8 @@ export const replyResultSchemas = {
   listen: z.object({ listeners: z.array(listenResultSchema) }),
   probe: z.object({ count: z.number().int() }),
   end: z.object({ closed: z.number().int() }),
+  facts: z.object({ facts: hostFactsSchema }),
+  clock: z.object({ now: z.number() }),
 } satisfies Record<RequestType, z.ZodType>;
 export type ReplyResult<T extends RequestType> = z.infer<(typeof replyResultSchemas)[T]>;
 

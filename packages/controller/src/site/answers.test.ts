@@ -82,6 +82,12 @@ describe('sameSubnet', () => {
     expect(sameSubnet(a, b)).toEqual({ answer, basis });
   });
 
+  it('puts agents on loopback addresses on one machine', () => {
+    const a = makeNode('primary', '127.0.0.1', makeFacts({ interfaces: nic('192.0.2.2') }));
+    const b = makeNode('secondary', '127.0.0.2', makeFacts({ interfaces: nic('192.0.2.2') }));
+    expect(sameSubnet(a, b)).toEqual({ answer: 'yes', basis: '127.0.0.1 and 127.0.0.2 are both loopback addresses of one machine' });
+  });
+
   it('is unknown without an agent\'s facts', () => {
     expect(sameSubnet(makeNode('primary', '10.1.1.11'), makeNode('secondary', '10.1.1.12', makeFacts())).answer).toBe('unknown');
   });

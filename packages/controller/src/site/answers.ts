@@ -74,6 +74,9 @@ export function sameSubnet(a: Pick<NodeOutcome, 'name' | 'host' | 'facts'>, b: P
   const reached = (node: typeof a) => (isIP(node.host) ? node.host : node.facts!.interfaces.find((nic) => nic.family === 'IPv4')?.address);
   const [addressA, addressB] = [reached(a), reached(b)];
   if (!addressA || !addressB) return unknown('no address to compare');
+  // Agents on loopback addresses (--local) share one machine, so no router can stand between them.
+  const loopback = (address: string) => address.startsWith('127.') || address === '::1';
+  if (loopback(addressA) && loopback(addressB)) return yes(`${addressA} and ${addressB} are both loopback addresses of one machine`);
   const subnetOf = (node: typeof a, address: string) =>
     node.facts!.interfaces.find((nic) => {
       const list = new BlockList();
