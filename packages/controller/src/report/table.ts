@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { Report, ReportCheck } from './model.js';
+import { NOT_ASKED, notAskedLines, portsText, rowsOf } from './rows.js';
 
 export type TableOptions = { color: boolean };
 
@@ -55,56 +56,6 @@ export function renderTable(report: Report, options: TableOptions): string {
   return `${lines.join('\n')}\n`;
 }
 
-type Row = {
-  requirement: string;
-  protocol: string;
-  network?: string;
-  purpose: string;
-  required: boolean;
-  a: string;
-  b: string;
-  ports: (number | null)[];
-  there: ReportCheck[];
-  back?: ReportCheck[];
-};
-
-/** Groups checks by requirement and unordered pair of nodes, in the order they were planned. */
-function rowsOf(checks: readonly ReportCheck[]): Row[] {
-  const rows = new Map<string, Row>();
-  for (const check of checks) {
-    const [a, b] = [check.from, check.to].sort() as [string, string];
-    const id = `${check.requirement}|${check.network ?? ''}|${a}|${b}`;
-    let row = rows.get(id);
-    if (!row) {
-      row = { requirement: check.requirement, protocol: check.protocol, network: check.network, purpose: check.purpose, required: check.required, a: check.from, b: check.to, ports: [], there: [] };
-      rows.set(id, row);
-    }
-    if (check.from === row.a) {
-      row.there.push(check);
-      row.ports.push(check.port);
-    } else (row.back ??= []).push(check);
-  }
-  return [...rows.values()];
-}
-
-/** `1801`, `29001-29005`, or `135, 445` for what a row covers. */
-function portsText(ports: (number | null)[]): string {
-  const numbers = ports.filter((port): port is number => port !== null);
-  if (numbers.length === 0) return '';
-  const runs: string[] = [];
-  let start = numbers[0]!;
-  let previous = start;
-  for (const port of [...numbers.slice(1), Number.NaN]) {
-    if (port === previous + 1) {
-      previous = port;
-      continue;
-    }
-    runs.push(start === previous ? `${start}` : `${start}-${previous}`);
-    start = previous = port;
-  }
-  return runs.join(', ');
-}
-
 /** One direction's cell: a single status, or a count per status naming the ports that fail. */
 function cellText(checks: readonly ReportCheck[], paint: Paint): string {
   const groups = new Map<string, ReportCheck[]>();
@@ -127,24 +78,6 @@ function toneOf(check: ReportCheck): 'green' | 'red' | 'yellow' | 'grey' {
   if (check.verdict === 'pass') return 'green';
   if (check.verdict === 'fail') return check.required ? 'red' : 'yellow';
   return check.status === 'not-tested' ? 'grey' : 'yellow';
-}
-
-/** Not-tested reasons that come from what the engineer left out, not from the run. */
-const NOT_ASKED: ReadonlySet<string> = new Set(['no-target', 'no-node', 'no-address']);
-
-/** One line per thing left out (a target, an optional role, a node's address on a network), saying what to add. */
-function notAskedLines(checks: readonly ReportCheck[]): string[] {
-  const counts = new Map<string, number>();
-  for (const check of checks) {
-    const what =
-      check.reason === 'no-target'
-        ? `to ${check.to}, which runs no agent (--target ${check.to}=HOST)`
-        : check.reason === 'no-node' || check.reason === 'no-address'
-          ? check.detail.replace(/^.*: add (.*) to check it$/, 'needing $1')
-          : undefined;
-    if (what) counts.set(what, (counts.get(what) ?? 0) + 1);
-  }
-  return [...counts].map(([what, count]) => `${count} check${count === 1 ? '' : 's'} not tested, ${what}.`);
 }
 
 function summaryLines(report: Report, paint: Paint): string[] {
