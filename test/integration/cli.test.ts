@@ -80,6 +80,37 @@ describe('preflight run, the command an engineer types', () => {
   });
 });
 
+describe('preflight report', () => {
+  it('writes the report to attach with the run, and renders the same result again from its JSON; a changed copy is refused', async () => {
+    const json = path.join(scratch, 'attach.json');
+    const html = path.join(scratch, 'attach.html');
+    const run = await runNode(PREFLIGHT, ['run', '--local', '--ports', 'tcp:29051', '--json', json, '--report', html, '--engineer', 'A. Engineer', '--site', 'Lab']);
+    expect(run.code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('A. Engineer');
+    expect(page).toContain('data-key="local1-&gt;local2/tcp/29051"');
+    const again = await runNode(PREFLIGHT, ['report', json, '--format', 'html']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(page);
+    const markdown = await runNode(PREFLIGHT, ['report', json, '--out', path.join(scratch, 'attach.md')]);
+    expect(markdown.code).toBe(0);
+    expect(readFileSync(path.join(scratch, 'attach.md'), 'utf8')).toMatch(/^# preflight: Ports given on the command line/);
+
+    const changed = JSON.parse(readFileSync(json, 'utf8'));
+    changed.checks[0].status = 'blocked';
+    writeFileSync(path.join(scratch, 'changed.json'), JSON.stringify(changed));
+    const refused = await runNode(PREFLIGHT, ['report', path.join(scratch, 'changed.json')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('does not match its digest: it was changed after the run');
+  });
+
+  it('says which names it takes for --report, before anything runs', async () => {
+    const result = await runNode(PREFLIGHT, ['run', '--local', '--ports', 'tcp:29052', '--report', path.join(scratch, 'report.pdf')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('name the file .html or .md');
+  });
+});
+
 describe('preflight-agent', () => {
   it('says why it cannot listen and exits 2', async () => {
     const result = await runNode(PREFLIGHT_AGENT, ['--listen', '127.0.0.1:99999']);

@@ -6,6 +6,7 @@ import { expandPorts } from './plan.js';
 import { profileJsonSchema } from './profile/json-schema.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
 import { rolesOf } from './profile/schema.js';
+import { reportCommand, type ReportFormat } from './report-command.js';
 import { DEFAULTS, runCommand, type RunCommandOptions } from './run-command.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -48,6 +49,7 @@ program
   .option('--local', 'start one agent per role on this machine (127.0.0.1, 127.0.0.2, ...) and check them')
   .option('--token <token>', 'the agents\' token (default: $PREFLIGHT_TOKEN)')
   .option('--json <file>', 'write the JSON report to FILE (- for standard output)')
+  .option('--report <file>', 'write the report to attach to the requirements verification: FILE.html or FILE.md')
   .option('--timeout <ms>', 'how long a probe waits for an answer', wholeNumber(50, 120_000), DEFAULTS.timeout)
   .option('--concurrency <n>', 'probes each agent may have under way at once (each lowers it to fit its file limit)', wholeNumber(1, 10_000), DEFAULTS.concurrency)
   .option('--fingerprint <node=sha256>', 'the certificate an agent must present, as it printed it (repeatable)', collect(parseFingerprint), [])
@@ -62,6 +64,13 @@ program
     const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
     process.exitCode = await runCommand({ ...options, node: assembleNodes(options.node), color });
   });
+
+program
+  .command('report <result.json>')
+  .description('render a saved JSON result (preflight run --json) again, as HTML or Markdown')
+  .addOption(new Option('--format <format>', 'html or md (default: from --out, else html)').choices(['html', 'md']))
+  .option('--out <file>', 'write to FILE instead of standard output')
+  .action((file: string, options: { format?: ReportFormat; out?: string }) => reportCommand(file, options));
 
 const profiles = program.command('profiles').description('the built-in profiles');
 profiles

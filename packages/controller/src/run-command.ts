@@ -15,6 +15,7 @@ import type { Profile } from './profile/schema.js';
 import { renderJson } from './report/json.js';
 import { buildReport } from './report/model.js';
 import { renderTable } from './report/table.js';
+import { formatOfFile, writeReport } from './report-command.js';
 import { runPlan } from './run.js';
 
 /**
@@ -31,6 +32,8 @@ export type RunCommandOptions = {
   local?: boolean;
   token?: string;
   json?: string;
+  /** The report to attach: FILE.html or FILE.md. */
+  report?: string;
   timeout: number;
   concurrency: number;
   color: boolean;
@@ -51,6 +54,7 @@ export type RunCommandOptions = {
 /** Runs `preflight run` and returns the exit code; throws only PreflightErrors for usage. */
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const profile = chooseProfile(options);
+  if (options.report) formatOfFile(options.report); // a wrong name is a usage error before anything runs
   if (options.local && options.node.length > 0) throw new UsageError('--local starts its own agents: leave out --node');
   let local: LocalAgents | undefined;
   try {
@@ -99,6 +103,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       if (options.json === '-') process.stdout.write(renderJson(report));
       else writeFileSync(options.json, renderJson(report));
     }
+    if (options.report) writeReport(report, options.report);
     // A table of nothing but "not tested" would bury the one line that matters: which agent to fix.
     const learned = report.checks.some((check) => check.status !== 'not-tested');
     if (options.json !== '-') {

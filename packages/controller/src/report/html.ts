@@ -25,6 +25,10 @@ const render = (value: unknown): string => (value instanceof Html ? value.markup
 
 const TONE: Record<ReportCheck['status'], string> = { open: 'ok', blocked: 'bad', unverified: 'warn', 'not-tested': 'grey' };
 
+/** The result in words; a pass says so only of what was tested. */
+const resultWord = (report: Report): string =>
+  report.summary.result === 'pass' && report.summary.notTested > 0 ? 'PASS: every required check that was tested is open' : RESULT_WORD[report.summary.result];
+
 const RESULT_WORD = {
   pass: 'PASS: every required check is open',
   fail: 'FAIL: a required check failed',
@@ -63,7 +67,7 @@ export function renderHtml(report: Report): string {
   const body = html`
 <h1>${title}</h1>
 <p>${report.context.site ?? 'Site not given'} · ${report.context.engineer ?? 'engineer not given'} · ${report.startedAt} · ${report.profile.name} ${report.profile.version}</p>
-<div class="banner ${summary.result}">${RESULT_WORD[summary.result]} (exit ${summary.exitCode}) · ${summary.checks} checks: ${summary.open} open, ${summary.blocked} blocked, ${summary.unverified} unverified, ${summary.notTested} not tested</div>
+<div class="banner ${summary.result}">${resultWord(report)} (exit ${summary.exitCode}) · ${summary.checks} checks: ${summary.open} open, ${summary.blocked} blocked, ${summary.unverified} unverified, ${summary.notTested} not tested</div>
 ${failures(report)}
 ${doubts(report)}
 ${matrix(report)}

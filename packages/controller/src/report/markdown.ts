@@ -7,6 +7,10 @@ import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, rowsOf, 
 /** Markdown's table cells: pipes and line breaks would break the row. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
+/** The result in words; a pass says so only of what was tested. */
+const resultWord = (report: Report): string =>
+  report.summary.result === 'pass' && report.summary.notTested > 0 ? 'PASS: every required check that was tested is open' : RESULT_WORD[report.summary.result];
+
 const RESULT_WORD = {
   pass: 'PASS: every required check is open',
   fail: 'FAIL: a required check failed',
@@ -28,7 +32,7 @@ export function renderMarkdown(report: Report): string {
   out.push(`- **Site:** ${report.context.site ?? 'not given (--site)'}`);
   out.push(`- **Engineer:** ${report.context.engineer ?? 'not given (--engineer)'}`);
   out.push(`- **Run:** ${report.startedAt} (${(report.timings.totalMs / 1000).toFixed(1)} s)`);
-  out.push(`- **Result:** ${RESULT_WORD[summary.result]} (exit ${summary.exitCode})`);
+  out.push(`- **Result:** ${resultWord(report)} (exit ${summary.exitCode})`);
   out.push(`- **Checks:** ${summary.checks}: ${summary.open} open, ${summary.blocked} blocked, ${summary.unverified} unverified, ${summary.notTested} not tested`, '');
 
   out.push(...failuresSection(report), ...doubtsSection(report), ...matrixSection(report), ...serversSection(report), ...siteSection(report), ...runSection(report));
