@@ -10,3 +10,6 @@ export { buildReport, summarize, EXIT, REPORT_FORMAT, type Report, type ReportCh
 export { renderJson } from './report/json.js';
 export { renderTable } from './report/table.js';
 export { runPlan, type RunResult, type CheckResult } from './run.js';
+export { renderHtml } from './report/html.js';
+export { renderMarkdown } from './report/markdown.js';
+export { sampleReport } from './report/fixture.js';

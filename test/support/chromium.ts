@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+
+/** Debian's Chromium (`apt-get install chromium`), which `.ci/run` installs. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or null when they can. */
+export const chromiumMissing: string | null = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
+
+type Event = { method: string; params: Record<string, unknown>; sessionId?: string };
+
+/**
+ * Headless Chromium driven over the DevTools protocol with the `ws` package: enough to open a page,
+ * see every request it makes, and ask the DOM questions. No browser download, no extra package.
+ */
+export class Browser {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (result: Record<string, unknown>) => void; reject: (error: Error) => void }>();
+  readonly events: Event[] = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly ws: WebSocket,
+    private readonly profileDir: string,
+  ) {
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown>; error?: { message: string } } & Event;
+      if (message.id !== undefined) {
+        const waiter = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        if (message.error) waiter?.reject(new Error(message.error.message));
+        else waiter?.resolve(message.result ?? {});
+      } else this.events.push(message);
+    });
+  }
+
+  static async launch(): Promise<Browser> {
+    const profileDir = mkdtempSync(path.join(tmpdir(), 'preflight-chromium-'));
+    // The flags the machine's own probe uses: no background traffic, which this closed network refuses.
+    const child = spawn(CHROMIUM, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${profileDir}`, '--remote-debugging-port=0', 'about:blank',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`chromium did not start: ${output}`)), 20_000);
+      child.stderr!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = output.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`chromium exited (${code}): ${output}`)));
+    });
+    const ws = new WebSocket(endpoint);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return new Browser(child, ws, profileDir);
+  }
+
+  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
+    });
+  }
+
+  /** Opens `url` in a new tab with the network watched; resolves once the page has loaded. */
+  async open(url: string): Promise<Page> {
+    const { targetId } = await this.send('Target.createTarget', { url: 'about:blank' });
+    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    await this.send('Network.enable', {}, sessionId);
+    await this.send('Page.enable', {}, sessionId);
+    const loaded = this.waitFor((event) => event.method === 'Page.loadEventFired' && event.sessionId === sessionId);
+    await this.send('Page.navigate', { url }, sessionId);
+    await loaded;
+    return new Page(this, sessionId);
+  }
+
+  async waitFor(match: (event: Event) => boolean, ms = 15_000): Promise<Event> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error('chromium: the awaited event never came');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ws.terminate();
+    await new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+    rmSync(this.profileDir, { recursive: true, force: true });
+  }
+}
+
+export class Page {
+  constructor(
+    private readonly browser: Browser,
+    private readonly sessionId: string,
+  ) {}
+
+  /** Every URL the page asked for, itself included. */
+  requests(): string[] {
+    return this.browser.events
+      .filter((event) => event.method === 'Network.requestWillBeSent' && event.sessionId === this.sessionId)
+      .map((event) => (event.params.request as { url: string }).url);
+  }
+
+  async evaluate<T>(expression: string): Promise<T> {
+    const { result } = (await this.browser.send('Runtime.evaluate', { expression, returnByValue: true }, this.sessionId)) as { result: { value: T } };
+    return result.value;
+  }
+
+  async screenshot(): Promise<Buffer> {
+    const { data } = (await this.browser.send('Page.captureScreenshot', { format: 'png' }, this.sessionId)) as { data: string };
+    return Buffer.from(data, 'base64');
+  }
+}
