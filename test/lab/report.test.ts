@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PREFLIGHT, runNode } from '../support/cli.js';
+import { Browser, chromiumMissing } from '../support/chromium.js';
+import { Lab, describeLab, type LabHost } from './netlab.js';
+import { TOKEN, between, notAsked, tally, type JsonCheck } from './scenario.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
+
+/**
+ * The report an engineer attaches, from a real run through the lab's firewall: one port blocked,
+ * opened in Chromium. The lab's nodes are two hosts of one machine, so their facts match.
+ */
+describeLab('the verification report of a lab run', () => {
+  let lab: Lab;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    if (chromiumMissing) throw new Error(`this test needs Chromium: ${chromiumMissing}`);
+    lab = await Lab.create({ nodes: 2 });
+    await Promise.all(lab.nodes.map((node) => lab.startAgent(node, TOKEN)));
+    browser = await Browser.launch();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await lab?.destroy();
+  });
+
+  it('shows the blocked port first with its fix, both servers side by side, Appendix A and B and the run; and renders again from its JSON', async () => {
+    const [primary, secondary] = lab.nodes as [LabHost, LabHost];
+    await lab.addRules('forward', between(primary, secondary, 'tcp dport 29002', 'drop'));
+    const json = path.join(scratch, 'lab-report.json');
+    const html = path.join(scratch, 'lab-report.html');
+    const result = await lab.runController([
+      'run', '--profile', 'nec-symmetry', '--node', `primary=${primary.address}`, '--node', `secondary=${secondary.address}`,
+      '--token', TOKEN, '--timeout', '1500', '--json', json, '--report', html, '--engineer', 'Lab Engineer', '--site', 'Firewall lab',
+    ]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: JsonCheck[] };
+    const tested = report.checks.filter((check) => !notAsked(check));
+    expect(tested.filter((check) => check.status !== 'open').map((check) => check.key)).toEqual(['primary->secondary/tcp/29002']);
+    tally.verdicts += tested.length;
+    tally.runs += 1;
+
+    const url = pathToFileURL(html).href;
+    const page = await browser!.open(url);
+    expect(page.requests()).toEqual([url]);
+    const seen = await page.evaluate<{ failures: string[]; fix: string; firstBeforeMatrix: boolean; servers: string; site: string; run: string }>(`(() => {
+      const failures = [...document.querySelectorAll('[data-failure]')];
+      const after = (id) => document.getElementById(id).parentElement.innerText;
+      return {
+        failures: failures.map((element) => element.dataset.failure),
+        fix: failures[0]?.querySelector('pre')?.textContent ?? '',
+        firstBeforeMatrix: !!(failures[0].compareDocumentPosition(document.getElementById('matrix')) & Node.DOCUMENT_POSITION_FOLLOWING),
+        servers: document.getElementById('servers').nextElementSibling.innerText,
+        site: after('site'),
+        run: document.getElementById('run').nextElementSibling.innerText,
+      };
+    })()`);
+    expect(seen.failures).toEqual(['primary->secondary/tcp/29002']);
+    expect(seen.fix).toBe(`New-NetFirewallRule -DisplayName 'preflight nec-data-transfer tcp/29002 from primary' -Direction Inbound -Protocol TCP -LocalPort 29002 -RemoteAddress '${primary.address}' -Action Allow`);
+    expect(seen.firstBeforeMatrix).toBe(true);
+    expect(seen.servers).toMatch(/Fact\s+primary\s+secondary/);
+    expect(seen.servers).toContain(`${primary.address}/24`);
+    expect(seen.servers).toContain(`${secondary.address}/24`);
+    expect(seen.site).toContain('Appendix A: LAN or WAN edition');
+    // The lab routes between the nodes' subnets: the WAN edition, for that reason.
+    expect(seen.site).toContain('Edition: NEC-EXP-CLST-WAN');
+    expect(seen.site).toContain('Appendix B: requirements verified');
+    expect(seen.run).toMatch(/Profile\s+nec-symmetry 1\.0\.0, sha256 [0-9a-f]{64}/);
+
+    const again = await runNode(PREFLIGHT, ['report', json, '--format', 'html']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(readFileSync(html, 'utf8'));
+  }, 90_000);
+});
