@@ -28,6 +28,11 @@ export function openFiles(): number {
   }
 }
 
+/** File descriptors free for sockets, after the reserve; null where the OS sets no limit we can read. */
+export function fileHeadroom(limit = fileLimit(), open = openFiles()): number | null {
+  return limit === null ? null : Math.max(0, limit - open - RESERVED_FILES);
+}
+
 /** The most sockets one probe can hold at once: TCP keeps a fresh attempt every half second. */
 export function socketsPerProbe(order: ProbeOrder): number {
   if (order.protocol === 'tcp' && order.method === 'handshake') return Math.ceil(order.timeoutMs / TCP_ATTEMPT_SPACING_MS) + 1;

@@ -21,7 +21,7 @@ import {
   type Request,
   type RequestType,
 } from '@preflight/protocol';
-import { probeConcurrency } from './file-budget.js';
+import { fileHeadroom, probeConcurrency } from './file-budget.js';
 import { gatherHostFacts } from './host-facts.js';
 import { ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
@@ -194,7 +194,9 @@ export class Session {
 
   private async listen(request: ListenRequest): Promise<ReplyResult<'listen'>> {
     const run = this.requireRun();
-    return { listeners: await run.listeners.open(request.listeners) };
+    const listeners = await run.listeners.open(request.listeners);
+    const headroom = fileHeadroom();
+    return { listeners, ...(headroom === null ? {} : { headroom }) };
   }
 
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {

@@ -126,11 +126,13 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
 
     const listenClock = performance.now();
     const listens = new Map<string, ListenResult>();
+    const headrooms = new Map<string, number>();
     await eachAgent(live(), lose, async (connection) => {
       const specs = plan.listeners.get(connection.node.name) ?? [];
       if (specs.length === 0) return;
-      const { listeners } = await connection.request({ type: 'listen', listeners: specs });
+      const { listeners, headroom } = await connection.request({ type: 'listen', listeners: specs });
       for (const result of listeners) listens.set(`${connection.node.name}|${result.protocol}/${result.port}`, result);
+      if (headroom !== undefined) headrooms.set(connection.node.name, headroom);
     });
     const listenMs = performance.now() - listenClock;
 
@@ -140,6 +142,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const targets = new Map((options.targets ?? []).map((target) => [target.role, target]));
     const ordersBySender = orderProbes(plan.checks, nodes, targets, standings, listens, options.timeoutMs);
     const allOrders = [...ordersBySender.values()].flat();
+    const receiverShare = shareReceivers(ordersBySender, plan.checks, headrooms);
     const checkByNonce = new Map(allOrders.map((order) => [`${order.port}/${order.nonce}`, order.key]));
     options.onStart?.(plan.checks.length);
     for (const connection of connections) {
@@ -155,10 +158,11 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     await eachAgent(live(), lose, async (connection) => {
       const orders = ordersBySender.get(connection.node.name) ?? [];
       if (orders.length === 0) return;
-      const rounds = Math.ceil(orders.length / options.concurrency);
+      const concurrency = Math.min(options.concurrency, receiverShare.get(connection.node.name) ?? options.concurrency);
+      const rounds = Math.ceil(orders.length / concurrency);
       const deadline = rounds * options.timeoutMs + PROBE_DEADLINE_SLACK_MS;
       await withDeadline(
-        connection.request({ type: 'probe', probes: orders, concurrency: options.concurrency }),
+        connection.request({ type: 'probe', probes: orders, concurrency }),
         deadline,
         `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
       );
@@ -278,6 +282,37 @@ function describeNode(node: AgentNode, standing: AgentStanding | undefined, info
   const detail = standing && standing.state !== 'ok' ? standing.detail : undefined;
   return { ...node, state, ...(detail ? { detail } : {}), ...info };
 }
+
+/**
+ * How many probes each sender may have under way so that no receiver runs out of file
+ * descriptors: every connection that reaches a receiver's listener costs it one, while its own
+ * probes need some too. So a receiver's headroom is split between the senders that probe it and
+ * its own probing, and each sender takes the smallest share any of its receivers offers.
+ */
+export function shareReceivers(
+  ordersBySender: ReadonlyMap<string, readonly ProbeOrder[]>,
+  checks: readonly PlannedCheck[],
+  headrooms: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const receiverOf = new Map(checks.map((check) => [check.key, check.to]));
+  const sendersTo = new Map<string, Set<string>>();
+  for (const [sender, orders] of ordersBySender) {
+    for (const order of orders) {
+      const receiver = receiverOf.get(order.key);
+      if (receiver && headrooms.has(receiver)) sendersTo.set(receiver, (sendersTo.get(receiver) ?? new Set()).add(sender));
+    }
+  }
+  const shares = new Map<string, number>();
+  for (const [receiver, senders] of sendersTo) {
+    // Two sockets per probe: a retry may arrive before the first connection is closed.
+    const share = Math.max(1, Math.floor(headrooms.get(receiver)! / (SOCKETS_PER_INCOMING_PROBE * (senders.size + 1))));
+    for (const sender of senders) shares.set(sender, Math.min(shares.get(sender) ?? Infinity, share));
+  }
+  return shares;
+}
+
+/** Sockets one incoming probe may hold on its receiver at once (a retry before the first has closed). */
+const SOCKETS_PER_INCOMING_PROBE = 2;
 
 /**
  * The agent's clock minus the controller's: the agent reads its clock as it answers, assumed

@@ -119,7 +119,14 @@ export type AgentInfo = z.infer<typeof agentInfoSchema>;
 export const replyResultSchemas = {
   auth: agentInfoSchema,
   begin: z.object({ ttlMs: z.number().int() }),
-  listen: z.object({ listeners: z.array(listenResultSchema) }),
+  listen: z.object({
+    listeners: z.array(listenResultSchema),
+    /**
+     * File descriptors the agent has free once its listeners are open, where it can tell: every
+     * probe that reaches one of its listeners costs it one, so senders keep within it.
+     */
+    headroom: z.number().int().optional(),
+  }),
   probe: z.object({ count: z.number().int() }),
   end: z.object({ closed: z.number().int() }),
   facts: z.object({ facts: hostFactsSchema }),
