@@ -82,4 +82,50 @@ describe('vendor profiles, as their documents give them', () => {
       'tcp target->vmware optional 443',
     ]);
   });
+
+  it('symantec-itms (001): agents to the NS, Task and Package Servers; NS to SQL, DNS, AD; tickles, push install and plug-ins optional', () => {
+    expect(planned('symantec-itms')).toEqual([
+      'tcp windows-agent->notification-server 80,443',
+      'tcp unix-agent->notification-server 80,443',
+      'tcp console->notification-server 80,443',
+      'tcp internet-gateway->notification-server 4726',
+      'tcp notification-server->sql-server 1433',
+      'udp notification-server->sql-server optional 1434',
+      'tcp notification-server->domain-controller 389',
+      'udp notification-server->dns-server 53',
+      'tcp notification-server->dns-server 53',
+      'tcp notification-server->mail-server optional 25',
+      // push install 445, NetBIOS 139, RPC/WMI 135 and 49152-65535, tickle 52028/52029, Wake on LAN 50200
+      'tcp notification-server->windows-agent optional 445..65535 (16387)',
+      'udp notification-server->windows-agent optional 138,137,52028,52029',
+      'tcp console->notification-server optional 9086,9988,8500,8501,8502,8503',
+      'tcp task-server->notification-server 80,443',
+      'tcp notification-server->task-server optional 50123',
+      'tcp windows-agent->task-server 80,443',
+      'tcp unix-agent->task-server 80,443',
+      'tcp task-server->windows-agent optional 50124,16992,16993,16994,16995,135',
+      'tcp windows-agent->package-server 80,443',
+      'tcp unix-agent->package-server 80,443',
+      'icmp windows-agent->package-server optional',
+      'tcp windows-agent->package-server optional 445,135,139',
+      'udp windows-agent->package-server optional 135,137,139',
+      'tcp package-server->notification-server 445',
+      'tcp package-server->windows-agent optional 52030',
+      'udp package-server->windows-agent optional 52030',
+      'udp notification-server->unix-agent optional 52029,52028',
+      'tcp notification-server->unix-agent optional 22,52028',
+      'tcp windows-agent->internet-gateway optional 443',
+      'tcp unix-agent->internet-gateway optional 443',
+      'udp windows-agent->pxe-server optional 4011,69',
+      'tcp windows-agent->pxe-server optional 4433',
+      'udp task-server->windows-agent optional 161',
+    ]);
+  });
+
+  it('symantec-itms: 50123 and 50124 (tickles) are optional, as agents poll when they are blocked', () => {
+    const profile = loadProfile('symantec-itms');
+    const tickles = profile.requirements.filter((req) => req.ports?.some((port) => port === 50123 || port === 50124));
+    expect(tickles.map((req) => `${req.id} ${req.required}`)).toEqual(['ns-tickle-task-server false', 'task-server-tickle-agent false']);
+    for (const req of profile.requirements) expect(req.source).toMatch(/^001_06cf43f5e72b391f\.txt, /);
+  });
 });
