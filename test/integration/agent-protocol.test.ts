@@ -82,6 +82,22 @@ describe('agent control protocol, over a real socket', () => {
     }
   });
 
+  it('releases a round\'s listeners on request while the run goes on', async () => {
+    const port = await freePort(agent.host);
+    const client = connect();
+    await beginAndListen(client, port);
+    expect(await canBind(agent.host, port)).toBe(false);
+    client.send({ type: 'release', id: 4, listeners: [{ protocol: 'tcp', port }, { protocol: 'udp', port }] });
+    expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'reply', result: { closed: 2 } });
+    expect(await canBind(agent.host, port)).toBe(true);
+    client.send({ type: 'listen', id: 5, listeners: [{ protocol: 'tcp', port }] });
+    expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'reply', result: { listeners: [{ state: 'bound' }] } });
+  });
+
+  it('says how many listeners it can hold at once when a controller authenticates', async () => {
+    expect(await authenticate(connect())).toMatchObject({ type: 'reply', result: { listenCapacity: expect.any(Number) } });
+  });
+
   it('closes every listener when the controller stops answering pings', async () => {
     const port = await freePort(agent.host);
     const client = connect({ answerPings: false });

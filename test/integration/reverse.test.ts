@@ -82,7 +82,7 @@ describe('reverse connection: agents dial the controller (--connect, --serve)', 
     fake.on('open', () => fake.send(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: '0.1.0', challenge: makeChallenge(), name: 'b' })));
     fake.on('message', (data) => {
       const request = JSON.parse(data.toString()) as { type: string; id: number };
-      if (request.type === 'auth') fake.send(JSON.stringify({ type: 'reply', id: request.id, result: { hostname: 'b', platform: 'linux-x64', agentVersion: '0.1.0', proof: makeChallenge() } }));
+      if (request.type === 'auth') fake.send(JSON.stringify({ type: 'reply', id: request.id, result: { hostname: 'b', platform: 'linux-x64', agentVersion: '0.1.0', proof: makeChallenge(), listenCapacity: 100 } }));
     });
     fake.on('error', () => {});
     try {

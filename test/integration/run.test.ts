@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { RunningAgent } from '@preflight/agent';
 import dnsPacket from 'dns-packet';
 import { planChecks, profileFromPortSpecs, profileSchema, runPlan, summarize, type AgentNode, type CheckResult } from '@preflight/controller';
-import { TEST_TOKEN, freePort, startLoopbackAgents } from '../support/agents.js';
+import { TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '../support/agents.js';
 
 const options = { token: TEST_TOKEN, timeoutMs: 1000, concurrency: 50, ttlMs: 60_000 };
 const byKey = (checks: CheckResult[]) => Object.fromEntries(checks.map((check) => [check.key, check.outcome]));
@@ -111,3 +111,21 @@ describe('a run between real agents on loopback', () => {
     for (const check of result.checks) expect(check.outcome).toMatchObject({ status: 'not-tested', reason: 'auth-failed' });
   });
 });
+
+describe('a run with more listeners than an agent can hold at once', () => {
+  it('opens them in rounds, releases each round, and still checks every port both ways', async () => {
+    const { agents, nodes } = await startLoopbackAgents(2, { maxListeners: 20 });
+    try {
+      const result = await runPlan(planChecks(profileFromPortSpecs(['tcp:41000-41049', 'udp:41000-41049']), nodes), nodes, options);
+      expect(result.checks).toHaveLength(200);
+      expect(result.checks.filter((check) => check.outcome.status !== 'open')).toEqual([]);
+      expect(result.timings.rounds).toBe(5); // 100 listeners per agent, 20 at a time
+      for (const host of ['127.0.0.1', '127.0.0.2']) {
+        for (const port of [41000, 41025, 41049]) expect(await canBind(host, port)).toBe(true);
+      }
+    } finally {
+      await Promise.all(agents.map((agent) => agent.close()));
+    }
+  });
+});
+

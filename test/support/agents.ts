@@ -8,11 +8,11 @@ export const TEST_TOKEN = 'test-token-not-secret';
 /** Agents started in this process on loopback addresses, each on a free control port. */
 export async function startLoopbackAgents(
   count: number,
-  { maxRunMs = 60_000, heartbeatMs }: { maxRunMs?: number; heartbeatMs?: number } = {},
+  { maxRunMs = 60_000, heartbeatMs, maxListeners }: { maxRunMs?: number; heartbeatMs?: number; maxListeners?: number } = {},
 ): Promise<{ agents: RunningAgent[]; nodes: AgentNode[] }> {
   const agents = await Promise.all(
     Array.from({ length: count }, (_, index) =>
-      startAgent({ host: `127.0.0.${index + 1}`, port: 0, token: TEST_TOKEN, maxRunMs, ...(heartbeatMs ? { heartbeatMs } : {}) }),
+      startAgent({ host: `127.0.0.${index + 1}`, port: 0, token: TEST_TOKEN, maxRunMs, ...(heartbeatMs ? { heartbeatMs } : {}), ...(maxListeners ? { maxListeners } : {}) }),
     ),
   );
   const nodes = agents.map((agent, index) => ({ name: `n${index + 1}`, role: 'peer', host: agent.host, port: agent.port }));

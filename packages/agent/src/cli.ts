@@ -37,6 +37,11 @@ const program = new Command('preflight-agent')
   .option('--connect <url>', 'dial the controller instead (preflight run --serve), e.g. wss://10.1.1.5:7891, where it cannot reach this agent')
   .option('--as <node>', 'with --connect: the node this agent is, as the controller names it (default: matched by address)')
   .option('--controller-fingerprint <sha256>', 'with --connect: the certificate the controller must present (default: trusted on first use)')
+  .option('--max-listeners <n>', 'temporary listeners at once (default: what the file limit allows); a run with more opens them in rounds', (text: string) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('give a whole number above 0');
+    return value;
+  })
   .option('--quiet', 'print only the ready line and errors')
   .showHelpAfterError()
   .exitOverride();
@@ -59,6 +64,7 @@ const options = program.opts<{
   connect?: string;
   as?: string;
   controllerFingerprint?: string;
+  maxListeners?: number;
 }>();
 const listen = options.listen ?? { host: '0.0.0.0', port: DEFAULT_CONTROL_PORT };
 const given = options.token ?? process.env.PREFLIGHT_TOKEN;
@@ -89,6 +95,7 @@ if (options.connect) {
     log: (line) => console.log(`${new Date().toISOString()} ${line}`),
     ...(options.controllerFingerprint ? { pinned: options.controllerFingerprint } : {}),
     knownFile: path.join(stateDir, 'known-controllers.json'),
+    ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
   });
   if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
   console.log(`preflight-agent ${AGENT_VERSION} dialling ${url.href}${options.as ? ` as ${options.as}` : ''}`);
@@ -112,7 +119,14 @@ async function listenForController(): Promise<void> {
   }
 
   try {
-    const agent = await startAgent({ ...listen, token, maxRunMs: options.maxRunTime * 1000, log, ...(tls ? { tls } : {}) });
+    const agent = await startAgent({
+      ...listen,
+      token,
+      maxRunMs: options.maxRunTime * 1000,
+      log,
+      ...(tls ? { tls } : {}),
+      ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
+    });
     if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
     if (tls) console.log(`fingerprint: ${tls.fingerprint}   (the controller may pin it with --fingerprint ROLE=${tls.fingerprint})`);
     else console.log('WARNING: --insecure: the control channel is not encrypted and the agent is not authenticated to the controller');

@@ -21,6 +21,7 @@ export type DialOptions = {
   /** The controller's certificate: pinned (--controller-fingerprint), else trusted on first use in `knownFile`. */
   pinned?: string;
   knownFile: string;
+  maxListeners?: number;
 };
 
 /**
@@ -77,6 +78,7 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
         heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
         log: options.log,
         ...(options.name ? { name: options.name } : {}),
+        ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
       });
     });
     ws.on('error', () => {});

@@ -1,5 +1,5 @@
 import { makeNonce, type ProbeOrder } from '@preflight/protocol';
-import { fileLimit, openFiles, probeConcurrency } from './file-budget.js';
+import { fileLimit, openFiles, probeConcurrency, listenCapacity } from './file-budget.js';
 
 const order = (protocol: ProbeOrder['protocol'], method: ProbeOrder['method'], timeoutMs = 3000): ProbeOrder => ({
   key: 'k', protocol, method, host: 'h', port: 1, nonce: makeNonce(), timeoutMs,
@@ -26,5 +26,16 @@ describe('probeConcurrency', () => {
     if (process.platform !== 'linux') return;
     expect(fileLimit()).toBeGreaterThan(0);
     expect(openFiles()).toBeGreaterThan(2);
+  });
+});
+
+describe('listenCapacity', () => {
+  it.each([
+    ['a 20000-file limit holds the whole dynamic range (16384) and keeps 2048 for probes', 19_700, Infinity, 17_652],
+    ['a small limit keeps half for probes', 1000, Infinity, 500],
+    ['--max-listeners lowers it', 19_700, 50, 50],
+    ['no limit the OS tells (Windows): a fixed ceiling', null, Infinity, 140_000],
+  ])('%s', (_label, headroom, max, expected) => {
+    expect(listenCapacity(max, headroom)).toBe(expected);
   });
 });

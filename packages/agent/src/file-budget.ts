@@ -33,6 +33,22 @@ export function fileHeadroom(limit = fileLimit(), open = openFiles()): number | 
   return limit === null ? null : Math.max(0, limit - open - RESERVED_FILES);
 }
 
+/**
+ * File descriptors kept back from listeners for the run's probes and the connections they bring:
+ * half the headroom, at most 2048 (so the whole dynamic RPC range, 16384 ports, still fits in one
+ * round under a limit of 20000).
+ */
+const PROBE_RESERVE_MAX = 2048;
+
+/** Where the OS sets no limit we can read (Windows): listeners at once. */
+const UNBOUNDED_LISTENERS = 140_000;
+
+/** How many temporary listeners this agent can hold at once, within its file limit and `max`. */
+export function listenCapacity(max = Infinity, headroom = fileHeadroom()): number {
+  const fits = headroom === null ? UNBOUNDED_LISTENERS : headroom - Math.min(PROBE_RESERVE_MAX, Math.floor(headroom / 2));
+  return Math.max(1, Math.min(max, fits));
+}
+
 /** The most sockets one probe can hold at once: TCP keeps a fresh attempt every half second. */
 export function socketsPerProbe(order: ProbeOrder): number {
   if (order.protocol === 'tcp' && order.method === 'handshake') return Math.ceil(order.timeoutMs / TCP_ATTEMPT_SPACING_MS) + 1;

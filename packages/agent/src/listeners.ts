@@ -57,6 +57,18 @@ export class ListenerSet {
     });
   }
 
+  /** Closes the listeners of these specs (a round of the run is done); returns how many it closed. */
+  async close(specs: readonly ListenSpec[]): Promise<number> {
+    const closing = specs.flatMap((spec) => {
+      const id = `${spec.protocol}/${spec.port}`;
+      const listener = this.listeners.get(id);
+      this.listeners.delete(id);
+      return listener ? [listener] : [];
+    });
+    await Promise.all(closing.map((listener) => listener.close()));
+    return closing.length;
+  }
+
   async closeAll(): Promise<number> {
     this.closed = true;
     const all = [...this.listeners.values()];

@@ -25,6 +25,8 @@ export type AgentOptions = {
   authLimiter?: AuthLimiter;
   /** Control connections open at once (default MAX_CONNECTIONS). */
   maxConnections?: number;
+  /** Temporary listeners at once (--max-listeners); a run with more opens them in rounds. */
+  maxListeners?: number;
   log?: (line: string) => void;
 };
 
@@ -77,6 +79,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
         log,
         onAuth: (ok) => (ok ? limiter.succeeded(source) : limiter.failed(source)),
+        ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
       });
       sessions.add(session);
       ws.on('close', () => sessions.delete(session));

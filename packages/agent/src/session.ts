@@ -21,7 +21,7 @@ import {
   type Request,
   type RequestType,
 } from '@preflight/protocol';
-import { fileHeadroom, probeConcurrency } from './file-budget.js';
+import { fileHeadroom, listenCapacity, probeConcurrency } from './file-budget.js';
 import { gatherHostFacts } from './host-facts.js';
 import { ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
@@ -54,6 +54,8 @@ export type SessionOptions = {
   onAuth?: (ok: boolean) => void;
   /** The node this agent says it is, when it dialled the controller (--connect --as NAME). */
   name?: string;
+  /** At most this many temporary listeners at once (--max-listeners), within the file limit. */
+  maxListeners?: number;
 };
 
 type Run = {
@@ -152,6 +154,8 @@ export class Session {
         return this.probe(request);
       case 'end':
         return this.endRun('the controller ended the run').then((closed) => ({ closed }));
+      case 'release':
+        return this.requireRun().listeners.close(request.listeners).then((closed) => ({ closed }));
       case 'facts':
         return gatherHostFacts().then((facts) => ({ facts }));
       case 'clock':
@@ -177,6 +181,7 @@ export class Session {
       platform: `${process.platform}-${process.arch}`,
       agentVersion: AGENT_VERSION,
       proof: proveToken(this.options.token, challenge, 'agent'),
+      listenCapacity: listenCapacity(this.options.maxListeners),
     };
   }
 

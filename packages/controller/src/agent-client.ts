@@ -156,7 +156,7 @@ export class AgentConnection {
     if (hello.protocol !== PROTOCOL_VERSION) {
       throw new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} speaks protocol ${hello.protocol}, this controller ${PROTOCOL_VERSION}: use the same preflight version on both`);
     }
-    const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion, proof: '' });
+    const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion, proof: '', listenCapacity: 1 });
     ws.on('message', (data) => connection.receive(data.toString()));
     ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
     ws.on('error', () => {});

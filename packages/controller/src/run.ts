@@ -13,6 +13,7 @@ import { classify, type AgentStanding } from './classify.js';
 import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
 import type { Plan, PlannedCheck } from './plan.js';
+import { roundOfListener, splitIntoRounds } from './rounds.js';
 
 /**
  * After the last probe reports, how long to wait for UDP receipts still on their way over the
@@ -73,7 +74,8 @@ export type RunResult = {
   runId: string;
   startedAt: Date;
   finishedAt: Date;
-  timings: { connectMs: number; listenMs: number; probeMs: number; totalMs: number };
+  /** `rounds`: present when the listeners did not all fit at once. */
+  timings: { connectMs: number; listenMs: number; probeMs: number; totalMs: number; rounds?: number };
   nodes: NodeOutcome[];
   checks: CheckResult[];
 };
@@ -124,26 +126,17 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
       ),
     );
 
-    const listenClock = performance.now();
-    const listens = new Map<string, ListenResult>();
-    const headrooms = new Map<string, number>();
-    await eachAgent(live(), lose, async (connection) => {
-      const specs = plan.listeners.get(connection.node.name) ?? [];
-      if (specs.length === 0) return;
-      const { listeners, headroom } = await connection.request({ type: 'listen', listeners: specs });
-      for (const result of listeners) listens.set(`${connection.node.name}|${result.protocol}/${result.port}`, result);
-      if (headroom !== undefined) headrooms.set(connection.node.name, headroom);
-    });
-    const listenMs = performance.now() - listenClock;
+    // Listeners in rounds, each within what every agent can hold at once; most runs take one.
+    const capacities = new Map(live().map((connection) => [connection.node.name, connection.info.listenCapacity]));
+    const rounds = splitIntoRounds(plan.listeners, capacities);
+    const listenerRound = roundOfListener(rounds);
+    const roundOfCheck = (check: PlannedCheck) => listenerRound.get(`${check.to}|${check.protocol}/${check.port}`) ?? 0;
 
-    const probeClock = performance.now();
+    const listens = new Map<string, ListenResult>();
     const probes = new Map<string, ProbeResult>();
     const received = new Set<string>();
+    const checkByNonce = new Map<string, string>();
     const targets = new Map((options.targets ?? []).map((target) => [target.role, target]));
-    const ordersBySender = orderProbes(plan.checks, nodes, targets, standings, listens, options.timeoutMs);
-    const allOrders = [...ordersBySender.values()].flat();
-    const receiverShare = shareReceivers(ordersBySender, plan.checks, headrooms);
-    const checkByNonce = new Map(allOrders.map((order) => [`${order.port}/${order.nonce}`, order.key]));
     options.onStart?.(plan.checks.length);
     for (const connection of connections) {
       connection.probeResult = (result) => {
@@ -155,22 +148,50 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
         if (key) received.add(key);
       };
     }
-    await eachAgent(live(), lose, async (connection) => {
-      const orders = ordersBySender.get(connection.node.name) ?? [];
-      if (orders.length === 0) return;
-      const concurrency = Math.min(options.concurrency, receiverShare.get(connection.node.name) ?? options.concurrency);
-      const rounds = Math.ceil(orders.length / concurrency);
-      const deadline = rounds * options.timeoutMs + PROBE_DEADLINE_SLACK_MS;
-      await withDeadline(
-        connection.request({ type: 'probe', probes: orders, concurrency }),
-        deadline,
-        `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
-      );
-    });
-    // Only agents report receipts; a DNS or NTP target's answer came back to the sender already.
-    const udpPending = allOrders.some((order) => order.protocol === 'udp' && order.method === 'handshake' && !received.has(order.key));
-    if (udpPending) await sleep(RECEIPT_GRACE_MS);
-    const probeMs = performance.now() - probeClock;
+    let listenMs = 0;
+    let probeMs = 0;
+    for (const [number, round] of rounds.entries()) {
+      const listenClock = performance.now();
+      const headrooms = new Map<string, number>();
+      await eachAgent(live(), lose, async (connection) => {
+        const specs = round.get(connection.node.name) ?? [];
+        if (specs.length === 0) return;
+        const { listeners, headroom } = await connection.request({ type: 'listen', listeners: specs });
+        for (const result of listeners) listens.set(`${connection.node.name}|${result.protocol}/${result.port}`, result);
+        if (headroom !== undefined) headrooms.set(connection.node.name, headroom);
+      });
+      listenMs += performance.now() - listenClock;
+
+      const probeClock = performance.now();
+      const checks = plan.checks.filter((check) => roundOfCheck(check) === number);
+      const ordersBySender = orderProbes(checks, nodes, targets, standings, listens, options.timeoutMs);
+      const orders = [...ordersBySender.values()].flat();
+      for (const order of orders) checkByNonce.set(`${order.port}/${order.nonce}`, order.key);
+      const receiverShare = shareReceivers(ordersBySender, checks, headrooms);
+      await eachAgent(live(), lose, async (connection) => {
+        const mine = ordersBySender.get(connection.node.name) ?? [];
+        if (mine.length === 0) return;
+        const concurrency = Math.min(options.concurrency, receiverShare.get(connection.node.name) ?? options.concurrency);
+        const waves = Math.ceil(mine.length / concurrency);
+        const deadline = waves * options.timeoutMs + PROBE_DEADLINE_SLACK_MS;
+        await withDeadline(
+          connection.request({ type: 'probe', probes: mine, concurrency }),
+          deadline,
+          `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
+        );
+      });
+      // Only agents report receipts; a DNS or NTP target's answer came back to the sender already.
+      const udpPending = orders.some((order) => order.protocol === 'udp' && order.method === 'handshake' && !received.has(order.key));
+      if (udpPending) await sleep(RECEIPT_GRACE_MS);
+      probeMs += performance.now() - probeClock;
+      // The next round's listeners need this round's files; the last round ends with the run.
+      if (number < rounds.length - 1) {
+        await eachAgent(live(), lose, async (connection) => {
+          const specs = round.get(connection.node.name) ?? [];
+          if (specs.length > 0) await connection.request({ type: 'release', listeners: specs });
+        });
+      }
+    }
 
     await factsRead;
     await eachAgent(live(), lose, (connection) => withDeadline(connection.request({ type: 'end' }), PROBE_DEADLINE_SLACK_MS, 'no answer to end'));
@@ -197,7 +218,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
       runId,
       startedAt,
       finishedAt: new Date(),
-      timings: { connectMs, listenMs, probeMs, totalMs: performance.now() - clock },
+      timings: { connectMs, listenMs, probeMs, totalMs: performance.now() - clock, ...(rounds.length > 1 ? { rounds: rounds.length } : {}) },
       nodes: nodes.map((node) => describeNode(node, standings.get(node.name), nodeInfo.get(node.name))),
       checks,
     };

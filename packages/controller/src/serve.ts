@@ -63,7 +63,13 @@ export async function listenForAgents(nodes: readonly AgentNode[], options: Serv
         const address = `${source} (dialled in${name ? ` as ${name}` : ''})`;
         AgentConnection.authenticate(node, ws, options.token, hello, address).then(
           (connection) => waiting.get(node.name)!.resolve(connection),
-          (error: Error) => waiting.get(node.name)!.reject(error),
+          (error: Error) => {
+            // A connection that failed to authenticate must not keep the controller alive.
+            ws.terminate();
+            waiting.get(node.name)!.reject(
+              error instanceof AgentConnectError ? error : new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} failed to authenticate: ${error.message}`),
+            );
+          },
         );
       } catch {
         ws.terminate();

@@ -72,6 +72,13 @@ export const probeRequestSchema = z.object({
 
 export const endRequestSchema = z.object({ type: z.literal('end'), id: requestId });
 
+/** Closes some of the run's listeners (a round is done); the run goes on. */
+export const releaseRequestSchema = z.object({
+  type: z.literal('release'),
+  id: requestId,
+  listeners: z.array(listenSpecSchema).max(140_000),
+});
+
 /** What the agent can tell of its server (read-only), for the report. */
 export const factsRequestSchema = z.object({ type: z.literal('facts'), id: requestId });
 
@@ -84,6 +91,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   listenRequestSchema,
   probeRequestSchema,
   endRequestSchema,
+  releaseRequestSchema,
   factsRequestSchema,
   clockRequestSchema,
 ]);
@@ -112,6 +120,8 @@ export const agentInfoSchema = z.object({
   agentVersion: z.string(),
   /** The agent's proof of the token over the controller's challenge. */
   proof: hex(32),
+  /** How many temporary listeners it can hold at once; a run with more opens them in rounds. */
+  listenCapacity: z.number().int().positive(),
 });
 export type AgentInfo = z.infer<typeof agentInfoSchema>;
 
@@ -129,6 +139,7 @@ export const replyResultSchemas = {
   }),
   probe: z.object({ count: z.number().int() }),
   end: z.object({ closed: z.number().int() }),
+  release: z.object({ closed: z.number().int() }),
   facts: z.object({ facts: hostFactsSchema }),
   clock: z.object({ now: z.number() }),
 } satisfies Record<RequestType, z.ZodType>;

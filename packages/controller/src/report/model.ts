@@ -148,6 +148,7 @@ export function buildReport(profile: Profile, run: RunResult, inputs: ReportInpu
       listenMs: round(run.timings.listenMs),
       probeMs: round(run.timings.probeMs),
       totalMs: round(run.timings.totalMs),
+      ...(run.timings.rounds ? { rounds: run.timings.rounds } : {}),
     },
     summary: summarize(run.checks),
     site: answerSiteQuestions(profile, run),
