@@ -85,6 +85,8 @@ export class AgentConnection {
   probeResult: (result: ProbeResult) => void = () => {};
   udpReceived: (message: UdpReceivedMessage) => void = () => {};
   onLost: (why: string) => void = () => {};
+  /** When the agent last sent anything (performance.now()): a run waits on an agent that is still talking. */
+  lastHeard = performance.now();
 
   private constructor(
     readonly node: AgentNode,
@@ -158,6 +160,7 @@ export class AgentConnection {
     }
     const connection = new AgentConnection(node, ws, { hostname: '', platform: '', agentVersion: hello.agentVersion, proof: '', listenCapacity: 1 });
     ws.on('message', (data) => connection.receive(data.toString()));
+    ws.on('ping', () => (connection.lastHeard = performance.now())); // the agent's heartbeat
     ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
     ws.on('error', () => {});
     const challenge = makeChallenge();
@@ -198,6 +201,7 @@ export class AgentConnection {
   }
 
   private receive(raw: string): void {
+    this.lastHeard = performance.now();
     const decoded = decodeAgentMessage(raw);
     if (!decoded.ok) return; // an agent of this version never sends one; nothing to act on
     const message = decoded.value;

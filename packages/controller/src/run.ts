@@ -22,11 +22,13 @@ import { roundOfListener, splitIntoRounds } from './rounds.js';
 const RECEIPT_GRACE_MS = 300;
 
 /**
- * Slack on top of the probes' own timeouts before an agent that has not reported is given up.
- * Generous, because on a lossy link TCP's retransmission backoff can hold a control message
- * back for several seconds; it is there for an agent that hangs, not for a slow network.
+ * Silence, after the probes' own timeouts, before an agent that has not finished is given up.
+ * Generous, because on a lossy link TCP's retransmission backoff can stall the control channel:
+ * at 20% loss each way the lab saw one run in six go silent for over 15 s (backoff doubles from
+ * 200 ms with each lost retransmission). Counted from the agent's last message or heartbeat, so
+ * an agent still talking is waited for. It is there for an agent that hangs.
  */
-const PROBE_DEADLINE_SLACK_MS = 15_000;
+const PROBE_DEADLINE_SLACK_MS = 30_000;
 
 /** Clock readings per agent; the one with the shortest round trip gives the offset. */
 const CLOCK_SAMPLES = 3;
@@ -112,18 +114,20 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     const declared = [...new Set([...nodes.flatMap((node) => [node.host, ...Object.values(node.addresses ?? {})]), ...(options.targets ?? []).map((target) => target.host)])];
     await eachAgent(live(), lose, (connection) => connection.request({ type: 'begin', runId, runKey, ttlMs: options.ttlMs, targets: declared }));
 
-    // Clocks first, while the agents are idle; host facts in the background while they probe.
-    await eachAgent(live(), lose, async (connection) => {
-      const clock = await measureClock(connection).catch(() => undefined);
-      if (clock) Object.assign(nodeInfo.get(connection.node.name)!, { clock });
-    });
+    // Clocks and host facts are read in the background while the agents listen and probe: on a
+    // lossy link a few sequential round trips would otherwise hold the run up by seconds. The
+    // clock keeps the reading with the shortest round trip, so probing load costs it little.
     const factsRead = Promise.all(
-      live().map((connection) =>
+      live().flatMap((connection) => [
+        measureClock(connection).then(
+          (clock) => void Object.assign(nodeInfo.get(connection.node.name)!, { clock }),
+          () => undefined,
+        ),
         withDeadline(connection.request({ type: 'facts' }), FACTS_DEADLINE_MS, 'no facts in time').then(
           ({ facts }) => void Object.assign(nodeInfo.get(connection.node.name)!, { facts }),
           () => undefined, // facts are for the report; a run never fails for want of them
         ),
-      ),
+      ]),
     );
 
     // Listeners in rounds, each within what every agent can hold at once; most runs take one.
@@ -173,11 +177,11 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
         if (mine.length === 0) return;
         const concurrency = Math.min(options.concurrency, receiverShare.get(connection.node.name) ?? options.concurrency);
         const waves = Math.ceil(mine.length / concurrency);
-        const deadline = waves * options.timeoutMs + PROBE_DEADLINE_SLACK_MS;
-        await withDeadline(
+        const earliest = performance.now() + waves * options.timeoutMs;
+        await withSilenceLimit(
           connection.request({ type: 'probe', probes: mine, concurrency }),
-          deadline,
-          `${connection.node.name} did not finish its probes within ${Math.round(deadline / 1000)} s`,
+          () => Math.max(earliest, connection.lastHeard) + PROBE_DEADLINE_SLACK_MS,
+          () => `${connection.node.name} did not finish its probes: nothing heard from it for ${PROBE_DEADLINE_SLACK_MS / 1000} s after they were due`,
         );
       });
       // Only agents report receipts; a DNS or NTP target's answer came back to the sender already.
@@ -350,6 +354,17 @@ async function measureClock(connection: AgentConnection): Promise<{ offsetMs: nu
     if (!best || rttMs < best.rttMs) best = { offsetMs: Math.round(offsetMs), rttMs: Math.round(rttMs * 100) / 100 };
   }
   return best!;
+}
+
+/** Like withDeadline, but the deadline moves: it is asked again every half second. */
+function withSilenceLimit<T>(promise: Promise<T>, deadlineAt: () => number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (performance.now() > deadlineAt()) reject(new Error(message()));
+    }, 500);
+  });
+  return Promise.race([promise, watchdog]).finally(() => clearInterval(timer));
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
