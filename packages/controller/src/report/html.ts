@@ -1,8 +1,7 @@
-import { factRows } from '../site/answers.js';
 import type { Answer } from '../site/types.js';
 import type { Report, ReportCheck } from './model.js';
 import { remediate } from './remediation.js';
-import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, rowsOf, statusText, whatText } from './rows.js';
+import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, resultWord, rowsOf, serverRows, statusText, whatText } from './rows.js';
 
 /** Escapes text for HTML: a hostname or a detail from the wire can never become markup. */
 export const escapeHtml = (text: string): string =>
@@ -25,16 +24,6 @@ const render = (value: unknown): string => (value instanceof Html ? value.markup
 
 const TONE: Record<ReportCheck['status'], string> = { open: 'ok', blocked: 'bad', unverified: 'warn', 'not-tested': 'grey' };
 
-/** The result in words; a pass says so only of what was tested. */
-const resultWord = (report: Report): string =>
-  report.summary.result === 'pass' && report.summary.notTested > 0 ? 'PASS: every required check that was tested is open' : RESULT_WORD[report.summary.result];
-
-const RESULT_WORD = {
-  pass: 'PASS: every required check is open',
-  fail: 'FAIL: a required check failed',
-  incomplete: 'INCOMPLETE: the run could not test every path',
-  unverified: 'UNVERIFIED: nothing is blocked, but some required ports could not be verified',
-} as const;
 
 /** Inline, so the file needs nothing else: readable on screen, and in print (PDF from a browser). */
 const STYLE = `
@@ -134,20 +123,10 @@ function servers(report: Report): Html {
   const nodes = report.nodes.filter((node) => node.facts);
   if (nodes.length === 0) return html`<h2 id="servers">Servers</h2><p class="grey">No agent told its host facts.</p>`;
   const names = nodes.map((node) => node.name);
-  const row = (fact: string, values: string[], differs = false) => html`<tr class="${differs ? 'differs' : ''}"><th>${differs ? `≠ ${fact}` : fact}</th>${values.map((value) => html`<td>${value}</td>`)}</tr>`;
-  const facts = factRows(nodes);
   return html`<h2 id="servers">Servers, side by side</h2>
 <table><thead><tr><th>Fact</th>${names.map((name) => html`<th>${name}</th>`)}</tr></thead><tbody>
-${row('Host name', nodes.map((node) => node.facts!.hostname))}
-${row('Role', nodes.map((node) => node.role))}
-${row('Agent version', nodes.map((node) => node.agentVersion ?? 'unknown'))}
-${facts.map((fact) => row(fact.fact, names.map((name) => fact.values[name] ?? 'unknown'), fact.differs))}
-${row('Addresses', nodes.map((node) => node.facts!.interfaces.map((nic) => `${nic.address}/${nic.prefix}`).join(', ')))}
-${row('Domain or workgroup', nodes.map((node) => (node.facts!.membership ? `${node.facts!.membership.kind} ${node.facts!.membership.name ?? ''}`.trim() : 'unknown')))}
-${row('Administrative rights', nodes.map((node) => (node.facts!.admin === null ? 'unknown' : node.facts!.admin ? 'yes' : 'no')))}
-${row('Local time', nodes.map((node) => `${node.facts!.localTime} (${node.facts!.timeZone ?? 'zone unknown'})`))}
-${row('Clock offset from the controller', nodes.map((node) => (node.clock ? `${node.clock.offsetMs} ms (±${Math.ceil(node.clock.rttMs / 2)} ms)` : 'unknown')))}
-</tbody></table>
+${serverRows(nodes).map((row) => html`<tr class="${row.differs ? 'differs' : ''}"><th>${row.differs ? `≠ ${row.fact}` : row.fact}</th>${row.values.map((value) => html`<td>${value}</td>`)}</tr>
+`)}</tbody></table>
 ${nodes.flatMap((node) => Object.entries(node.facts!.unknown).map(([field, why]) => html`<p class="grey">${node.name}: ${field} unknown: ${why}</p>`))}`;
 }
 

@@ -1,22 +1,11 @@
 import type { Answer } from '../site/types.js';
-import { factRows } from '../site/answers.js';
 import type { Report, ReportCheck } from './model.js';
 import { remediate } from './remediation.js';
-import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, rowsOf, statusText, whatText } from './rows.js';
+import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, resultWord, rowsOf, serverRows, statusText, whatText } from './rows.js';
 
 /** Markdown's table cells: pipes and line breaks would break the row. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
-/** The result in words; a pass says so only of what was tested. */
-const resultWord = (report: Report): string =>
-  report.summary.result === 'pass' && report.summary.notTested > 0 ? 'PASS: every required check that was tested is open' : RESULT_WORD[report.summary.result];
-
-const RESULT_WORD = {
-  pass: 'PASS: every required check is open',
-  fail: 'FAIL: a required check failed',
-  incomplete: 'INCOMPLETE: the run could not test every path',
-  unverified: 'UNVERIFIED: nothing is blocked, but some required ports could not be verified',
-} as const;
 
 const answerText = (answer: Answer) => `**${answer.answer}**: ${answer.basis}`;
 
@@ -93,16 +82,7 @@ function serversSection(report: Report): string[] {
   if (servers.length === 0) return ['## Servers', '', 'No agent told its host facts.', ''];
   const names = servers.map((node) => node.name);
   const out = ['## Servers', '', `| Fact | ${names.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`];
-  const row = (fact: string, values: string[], differs = false) => out.push(`| ${differs ? `**≠ ${fact}**` : fact} | ${values.map(cell).join(' | ')} |`);
-  row('Host name', servers.map((node) => node.facts!.hostname));
-  row('Role', servers.map((node) => node.role));
-  row('Agent version', servers.map((node) => node.agentVersion ?? 'unknown'));
-  for (const fact of factRows(servers)) row(fact.fact, names.map((name) => fact.values[name] ?? 'unknown'), fact.differs);
-  row('Addresses', servers.map((node) => node.facts!.interfaces.map((nic) => `${nic.address}/${nic.prefix}`).join(', ')));
-  row('Domain or workgroup', servers.map((node) => (node.facts!.membership ? `${node.facts!.membership.kind} ${node.facts!.membership.name ?? ''}`.trim() : 'unknown')));
-  row('Administrative rights', servers.map((node) => (node.facts!.admin === null ? 'unknown' : node.facts!.admin ? 'yes' : 'no')));
-  row('Local time', servers.map((node) => `${node.facts!.localTime} (${node.facts!.timeZone ?? 'zone unknown'})`));
-  row('Clock offset from the controller', servers.map((node) => (node.clock ? `${node.clock.offsetMs} ms (±${Math.ceil(node.clock.rttMs / 2)} ms)` : 'unknown')));
+  for (const row of serverRows(servers)) out.push(`| ${row.differs ? `**≠ ${row.fact}**` : row.fact} | ${row.values.map(cell).join(' | ')} |`);
   const unknown = servers.flatMap((node) => Object.entries(node.facts!.unknown).map(([field, why]) => `- ${node.name}: ${field} unknown: ${why}`));
   out.push('', ...unknown, '');
   return out;

@@ -1,4 +1,5 @@
-import type { ReportCheck } from './model.js';
+import { factRows } from '../site/answers.js';
+import type { Report, ReportCheck } from './model.js';
 
 /** One line of the matrix: a requirement between two nodes, each direction's checks. */
 export type Row = {
@@ -86,3 +87,31 @@ export function statusText(check: Pick<ReportCheck, 'status' | 'reason'>): strin
 /** `TCP 29002`, `UDP 3527`, `ICMP echo`. */
 export const whatText = (check: Pick<ReportCheck, 'protocol' | 'port'>): string =>
   check.protocol === 'icmp' ? 'ICMP echo' : `${check.protocol.toUpperCase()} ${check.port}`;
+
+const RESULT_WORD = {
+  pass: 'PASS: every required check is open',
+  fail: 'FAIL: a required check failed',
+  incomplete: 'INCOMPLETE: the run could not test every path',
+  unverified: 'UNVERIFIED: nothing is blocked, but some required ports could not be verified',
+} as const;
+
+/** The result in words, for the Markdown and HTML reports; a pass says so only of what was tested. */
+export const resultWord = (report: Report): string =>
+  report.summary.result === 'pass' && report.summary.notTested > 0 ? 'PASS: every required check that was tested is open' : RESULT_WORD[report.summary.result];
+
+/** The servers side by side, as both reports show them: one row per fact, a value per node. */
+export function serverRows(nodes: Report['nodes']): { fact: string; values: string[]; differs: boolean }[] {
+  const row = (fact: string, read: (node: Report['nodes'][number]) => string) => ({ fact, values: nodes.map(read), differs: false });
+  const facts = (node: Report['nodes'][number]) => node.facts!;
+  return [
+    row('Host name', (node) => facts(node).hostname),
+    row('Role', (node) => node.role),
+    row('Agent version', (node) => node.agentVersion ?? 'unknown'),
+    ...factRows(nodes).map((fact) => ({ fact: fact.fact, values: nodes.map((node) => fact.values[node.name] ?? 'unknown'), differs: fact.differs })),
+    row('Addresses', (node) => facts(node).interfaces.map((nic) => `${nic.address}/${nic.prefix}`).join(', ')),
+    row('Domain or workgroup', (node) => (facts(node).membership ? `${facts(node).membership!.kind} ${facts(node).membership!.name ?? ''}`.trim() : 'unknown')),
+    row('Administrative rights', (node) => (facts(node).admin === null ? 'unknown' : facts(node).admin ? 'yes' : 'no')),
+    row('Local time', (node) => `${facts(node).localTime} (${facts(node).timeZone ?? 'zone unknown'})`),
+    row('Clock offset from the controller', (node) => (node.clock ? `${node.clock.offsetMs} ms (±${Math.ceil(node.clock.rttMs / 2)} ms)` : 'unknown')),
+  ];
+}
