@@ -1,7 +1,4 @@
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { CLOSE_CODES, MAX_MESSAGE_BYTES } from '@preflight/protocol';
+import { CLOSE_CODES, listenControl } from '@preflight/protocol';
 import { AuthLimiter } from './auth-limiter.js';
 import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
 
@@ -41,21 +38,8 @@ export type RunningAgent = {
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const log = options.log ?? (() => {});
   const sessions = new Set<Session>();
-  // Compressed: a run's bulk messages (listen replies, results) shrink tenfold, and on a lossy
-  // link every segment not sent is one TCP cannot lose.
-  const wsOptions = { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true };
-  const https = options.tls ? createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : undefined;
-  const server = https
-    ? new WebSocketServer({ server: https, ...wsOptions })
-    : new WebSocketServer({ host: options.host, port: options.port, ...wsOptions });
-  await new Promise<void>((resolve, reject) => {
-    const emitter = https ?? server;
-    emitter.once('listening', resolve);
-    emitter.once('error', reject);
-    https?.listen(options.port, options.host);
-  });
-  // A client that fails the TLS handshake (a scanner, a plain ws:// controller) is dropped quietly.
-  https?.on('tlsClientError', () => {});
+  const control = await listenControl({ host: options.host, port: options.port, ...(options.tls ? { tls: options.tls } : {}) });
+  const server = control.wss;
   const limiter = options.authLimiter ?? new AuthLimiter();
   server.on('connection', (ws, request) => {
     const source = request.socket.remoteAddress ?? 'unknown';
@@ -89,15 +73,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ws.on('close', () => clearTimeout(timer));
     } else open();
   });
-  const { port } = (https ?? server).address() as AddressInfo;
   return {
     host: options.host,
-    port,
+    port: control.port,
     async close() {
       for (const client of server.clients) client.terminate();
       await Promise.all([...sessions].map((session) => session.dispose()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
+      await control.close({ drop: true });
     },
   };
 }

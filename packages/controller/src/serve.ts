@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { MAX_MESSAGE_BYTES, type TlsIdentity } from '@preflight/protocol';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { listenControl, type TlsIdentity } from '@preflight/protocol';
+import type { WebSocket } from 'ws';
 import { AgentConnectError, AgentConnection, firstMessage } from './agent-client.js';
 import type { AgentNode } from './nodes.js';
 
@@ -36,19 +35,11 @@ export type AgentListener = {
  */
 export async function listenForAgents(nodes: readonly AgentNode[], options: ServeOptions): Promise<AgentListener> {
   const waiting = new Map(nodes.map((node) => [node.name, deferred<AgentConnection>()]));
-  const https: Server | undefined = options.tls ? createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : undefined;
-  const wsOptions = { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true };
-  const server = https ? new WebSocketServer({ server: https, ...wsOptions }) : new WebSocketServer({ host: options.host, port: options.port, ...wsOptions });
-  await new Promise<void>((resolve, reject) => {
-    const emitter = https ?? server;
-    emitter.once('listening', resolve);
-    emitter.once('error', reject);
-    https?.listen(options.port, options.host);
-  });
-  https?.on('tlsClientError', () => {});
+  const control = await listenControl({ host: options.host, port: options.port, ...(options.tls ? { tls: options.tls } : {}) });
+  const server = control.wss;
   const claimed = new Set<string>();
 
-  server.on('connection', (ws: WebSocket, request) => {
+  server.on('connection', (ws: WebSocket, request: IncomingMessage) => {
     const source = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     void (async () => {
       try {
@@ -77,8 +68,8 @@ export async function listenForAgents(nodes: readonly AgentNode[], options: Serv
     })();
   });
 
-  const { port } = (https ?? server).address() as AddressInfo;
-  const scheme = https ? 'wss' : 'ws';
+  const { port } = control;
+  const scheme = options.tls ? 'wss' : 'ws';
   const deadline = setTimeout(() => {
     for (const node of nodes) {
       const message = `node ${node.name}: its agent did not dial in within ${Math.round(options.waitMs / 1000)} s: start it with preflight-agent --connect ${scheme}://THIS-MACHINE:${port} --as ${node.name}`;
@@ -93,8 +84,7 @@ export async function listenForAgents(nodes: readonly AgentNode[], options: Serv
     async close() {
       clearTimeout(deadline);
       // Stop taking connections; those of the run end when the run closes them.
-      https?.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await control.close();
     },
   };
 }

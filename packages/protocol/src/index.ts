@@ -8,3 +8,4 @@ export * from './observations.js';
 export * from './host-facts.js';
 export * from './known-peers.js';
 export * from './tls-identity.js';
+export * from './control-server.js';
