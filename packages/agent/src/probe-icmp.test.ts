@@ -30,6 +30,8 @@ describe('reading ping', () => {
   it('asks each platform\'s ping to keep going for the whole timeout', () => {
     expect(pingCommand('linux', 'h', 3000)).toEqual(['ping', '-n', '-i', '0.2', '-w', '3', 'h']);
     expect(pingCommand('win32', 'h', 2500)).toEqual(['ping', '-n', '3', '-w', '1000', 'h']);
+    expect(pingCommand('linux', 'h', 3000, '192.168.10.11')).toEqual(['ping', '-n', '-i', '0.2', '-w', '3', '-I', '192.168.10.11', 'h']);
+    expect(pingCommand('win32', 'h', 2500, '192.168.10.11')).toEqual(['ping', '-n', '3', '-w', '1000', '-S', '192.168.10.11', 'h']);
   });
 });
 

@@ -8,11 +8,11 @@ import type { ProbeObservation, ProbeOrder, ProbeResult } from '@preflight/proto
 const ECHO_INTERVAL_S = 0.2;
 
 /** How the platform's own `ping` is asked to keep pinging until `seconds` have passed. */
-export function pingCommand(platform: NodeJS.Platform, host: string, timeoutMs: number): string[] {
+export function pingCommand(platform: NodeJS.Platform, host: string, timeoutMs: number, source?: string): string[] {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  if (platform === 'win32') return ['ping', '-n', String(seconds), '-w', '1000', host];
-  if (platform === 'darwin') return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-t', String(seconds), host];
-  return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-w', String(seconds), host];
+  if (platform === 'win32') return ['ping', '-n', String(seconds), '-w', '1000', ...(source ? ['-S', source] : []), host];
+  if (platform === 'darwin') return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-t', String(seconds), ...(source ? ['-S', source] : []), host];
+  return ['ping', '-n', '-i', String(ECHO_INTERVAL_S), '-w', String(seconds), ...(source ? ['-I', source] : []), host];
 }
 
 /**
@@ -51,7 +51,7 @@ function classifyPingLine(line: string): ProbeObservation | null {
  */
 export function probeIcmp(order: ProbeOrder, signal: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
-  const [command, ...args] = pingCommand(process.platform, order.host, order.timeoutMs);
+  const [command, ...args] = pingCommand(process.platform, order.host, order.timeoutMs, order.source);
   if (signal.aborted) {
     return Promise.resolve({ key: order.key, protocol: 'icmp', observation: { kind: 'error', code: 'ABORTED', message: 'the run ended first' }, attempts: 0, elapsedMs: 0 });
   }

@@ -80,7 +80,7 @@ function ntpRequest(): Exchange {
 /** A TCP connection, and with a request, a length-prefixed DNS exchange over it. */
 function queryTcp(order: ProbeOrder, signal: AbortSignal, attempts: { count: number }, exchange?: Exchange): Promise<ProbeObservation> {
   attempts.count += 1;
-  const socket = net.connect({ host: order.host, port: order.port });
+  const socket = net.connect({ host: order.host, port: order.port, ...(order.source ? { localAddress: order.source } : {}) });
   return new Promise<ProbeObservation>((resolve) => {
     let received = Buffer.alloc(0);
     const finish = (observation: ProbeObservation) => {

@@ -51,7 +51,7 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       if (settled) return;
       attempts += 1;
       const attemptStarted = performance.now();
-      const socket = net.connect({ host: order.host, port: order.port });
+      const socket = net.connect({ host: order.host, port: order.port, ...(order.source ? { localAddress: order.source } : {}) });
       sockets.add(socket);
       let received = '';
       socket.setNoDelay(true);

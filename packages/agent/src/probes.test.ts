@@ -51,10 +51,36 @@ describe('probes over real sockets', () => {
   const signal = new AbortController().signal;
   let listeners: ListenerSet;
   const received: string[] = [];
+  const receivedFrom: string[] = [];
   beforeEach(() => {
-    listeners = new ListenerSet(HOST, runKey, (message) => received.push(message.nonce));
+    received.length = 0;
+    receivedFrom.length = 0;
+    listeners = new ListenerSet(HOST, runKey, (message) => {
+      received.push(message.nonce);
+      receivedFrom.push(message.from);
+    });
   });
   afterEach(() => listeners.closeAll());
+
+  it('sends from the address it is given (a cluster\'s interconnect), over TCP and UDP', async () => {
+    const port = await freePort();
+    await listeners.open([{ protocol: 'tcp', port }, { protocol: 'udp', port }]);
+    const seen: string[] = [];
+    const server = net.createServer((socket) => {
+      seen.push(socket.remoteAddress ?? '');
+      socket.destroy();
+    });
+    const probePort = await freePort();
+    await new Promise<void>((resolve) => server.listen(probePort, HOST, resolve));
+    try {
+      await probeTcp({ ...order('tcp', probePort), source: '127.0.0.9', timeoutMs: 300 }, runKey, signal);
+      expect(seen[0]).toBe('127.0.0.9');
+    } finally {
+      server.close();
+    }
+    expect((await probeUdp({ ...order('udp', port), source: '127.0.0.9' }, runKey, signal)).observation).toEqual({ kind: 'verified' });
+    expect(receivedFrom[0]).toMatch(/^127\.0\.0\.9:/);
+  });
 
   it('verifies our own TCP listener', async () => {
     const port = await freePort();

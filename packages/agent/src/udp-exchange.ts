@@ -42,7 +42,9 @@ export function exchangeUdp(
       const observation = exchange.read(answer);
       if (observation) finish(observation);
     });
-    socket.connect(order.port, order.host, () => {
+    const connect = (then: () => void) => socket.connect(order.port, order.host, then);
+    const start = (then: () => void) => (order.source ? socket.bind({ address: order.source, port: 0 }, () => connect(then)) : connect(then));
+    start(() => {
       const send = () => {
         if (settled) return;
         sent += 1;

@@ -277,6 +277,7 @@ function orderProbes(
   timeoutMs: number,
 ): Map<string, ProbeOrder[]> {
   const hostOf = new Map(nodes.map((node) => [node.name, node.host]));
+  const nodeOf = new Map(nodes.map((node) => [node.name, node]));
   const orders = new Map<string, ProbeOrder[]>();
   for (const check of checks) {
     if (!check.method || check.absentRole || check.address === null || standings.get(check.from)?.state !== 'ok') continue;
@@ -296,11 +297,18 @@ function orderProbes(
       port: target?.port ?? check.port ?? 0,
       nonce: makeNonce(),
       timeoutMs,
+      // On another network than the control one, send from the sender's address on it.
+      ...(check.address && check.network ? sourceOn(nodeOf.get(check.from), check.network) : {}),
     });
     orders.set(check.from, list);
   }
   return orders;
 }
+
+const sourceOn = (node: AgentNode | undefined, network: string): { source?: string } => {
+  const source = node?.addresses?.[network];
+  return source ? { source } : {};
+};
 
 function describeNode(node: AgentNode, standing: AgentStanding | undefined, info: Partial<NodeOutcome> | undefined): NodeOutcome {
   const state = standing?.state === 'ok' || standing === undefined ? 'connected' : standing.state;

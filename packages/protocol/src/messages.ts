@@ -31,6 +31,11 @@ export const probeOrderSchema = z.object({
   method: probeMethodSchema,
   nonce: hex(16),
   timeoutMs: z.number().int().min(50).max(120_000),
+  /**
+   * The sender's own address to send from, for a path on a network other than the one its
+   * control address is on (a cluster's interconnect), as the cluster software itself binds.
+   */
+  source: z.string().min(1).max(255).optional(),
 });
 export type ProbeOrder = z.infer<typeof probeOrderSchema>;
 
