@@ -1,7 +1,7 @@
 import type { Answer } from '../site/types.js';
 import type { Report, ReportCheck } from './model.js';
-import { remediate } from './remediation.js';
-import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, resultWord, rowsOf, serverRows, statusText, whatText } from './rows.js';
+import { addressCaveat, networkRule, powershellCommand, remediate } from './remediation.js';
+import { NOT_ASKED, multiNetworkRequirements, notAskedLines, portsText, resultWord, rowsOf, runRows, serverRows, statusText, whatText } from './rows.js';
 
 /** Escapes text for HTML: a hostname or a detail from the wire can never become markup. */
 export const escapeHtml = (text: string): string =>
@@ -25,7 +25,12 @@ const render = (value: unknown): string => (value instanceof Html ? value.markup
 const TONE: Record<ReportCheck['status'], string> = { open: 'ok', blocked: 'bad', unverified: 'warn', 'not-tested': 'grey' };
 
 
-/** Inline, so the file needs nothing else: readable on screen, and in print (PDF from a browser). */
+/**
+ * Inline, so the file needs nothing else: readable on screen, and in print (PDF from a browser),
+ * where colours are kept (a highlighted difference must survive printing), headings stay with
+ * what follows them, table headers repeat on each page and no row or failure is cut in two. The
+ * open checks folded into a row's <details> stay folded on paper: the row's count says them.
+ */
 const STYLE = `
 :root { --ok: #17663a; --bad: #b3261e; --warn: #8a5a00; --grey: #5f6368; --line: #d0d4d9; }
 * { box-sizing: border-box; }
@@ -37,10 +42,16 @@ th { background: #f3f4f6; } tr { break-inside: avoid; }
 .banner.pass { background: #e6f4ea; color: var(--ok); } .banner.fail, .banner.incomplete { background: #fce8e6; color: var(--bad); } .banner.unverified { background: #fef7e0; color: var(--warn); }
 .ok { color: var(--ok); } .bad { color: var(--bad); font-weight: 600; } .warn { color: var(--warn); } .grey { color: var(--grey); }
 .failure { border-left: 4px solid var(--bad); padding: .2rem 1rem; margin: 1rem 0; break-inside: avoid; background: #fffafa; }
-pre { background: #f6f8fa; border: 1px solid var(--line); padding: .6rem; white-space: pre-wrap; word-break: break-all; font-size: 12px; }
+pre { background: #f6f8fa; border: 1px solid var(--line); padding: .6rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; }
 .differs td, .differs th { background: #fff4e5; } .meta td:first-child { width: 14rem; color: var(--grey); }
 details summary { cursor: pointer; color: var(--grey); } span.check { display: inline-block; margin-right: .35rem; font-variant-numeric: tabular-nums; }
-@media print { body { margin: 0; max-width: none; font-size: 11px; } h2 { break-after: avoid; } details { display: block; } details > summary { display: none; } .failure, table { break-inside: auto; } }
+@page { margin: 14mm 12mm; }
+@media print {
+  html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  body { margin: 0; max-width: none; font-size: 10.5px; }
+  h2, h3 { break-after: avoid; } thead { display: table-header-group; } tr, .failure, pre { break-inside: avoid; }
+  details > summary { display: none; }
+}
 `;
 
 const answerCell = (answer: Answer) => html`<td><b class="${answer.answer === 'yes' ? 'ok' : answer.answer === 'no' ? 'bad' : 'grey'}">${answer.answer}</b>: ${answer.basis}</td>`;
@@ -83,12 +94,13 @@ function failures(report: Report): Html {
   if (failing.length === 0) return html`<h2 id="failures">What fails</h2><p class="ok">Nothing: every check that was tested meets its requirement.</p>`;
   return html`<h2 id="failures">What fails</h2>${failing.map((check) => {
     const fix = fixes.get(check.key)!;
+    const caveat = addressCaveat(fix);
     return html`<div class="failure" data-failure="${check.key}">
 <h3>${check.from} → ${check.to}: ${whatText(check)}${check.network ? ` on ${check.network}` : ''}, <span class="bad">${statusText(check)}</span>${check.expect === 'closed' ? ' (must be closed, but is open)' : ''}${check.required ? '' : ' (optional)'}</h3>
 <p>${check.purpose} (requirement <code>${check.requirement}</code>). Seen: ${check.detail}.</p>
-<p><b>For the network team:</b> ${fix.rule}.</p>
+<p><b>For the network team:</b> ${networkRule(fix)}.</p>
 <p><b>On ${check.to}</b>, in an elevated PowerShell:</p>
-<pre>${fix.powershell}</pre>
+<pre>${powershellCommand(fix)}</pre>${caveat ? html`\n<p class="warn">${caveat}.</p>` : ''}
 </div>`;
   })}`;
 }
@@ -156,17 +168,5 @@ function siteAnswers(report: Report): Html {
 }
 
 function runTable(report: Report): Html {
-  const rows: [string, string][] = [
-    ['Tool', `preflight ${report.tool.version}`],
-    ['Agents', report.nodes.map((node) => `${node.name} ${node.agentVersion ?? '(no agent)'}: ${node.state}`).join('; ')],
-    ['Profile', `${report.profile.name} ${report.profile.version}, sha256 ${report.profile.sha256}`],
-    ['Nodes', report.nodes.map((node) => `${node.name}=${node.host}${Object.entries(node.addresses ?? {}).map(([network, host]) => `, ${network} ${host}`).join('')}`).join('; ')],
-    ['Targets', report.targets.map((target) => `${target.role}=${target.host}`).join('; ') || 'none'],
-    ['Run id', report.runId],
-    ['Started, finished', `${report.startedAt}, ${report.finishedAt}`],
-    ['Timings', `connect ${report.timings.connectMs} ms, listen ${report.timings.listenMs} ms, probe ${report.timings.probeMs} ms, total ${report.timings.totalMs} ms`],
-    ['Options', `timeout ${report.options.timeoutMs} ms, concurrency ${report.options.concurrency}`],
-    ['Digest', `${report.digest.algorithm} ${report.digest.value} (of the JSON report: preflight report checks it)`],
-  ];
-  return html`<h2 id="run">The run</h2><table class="meta"><tbody>${rows.map(([name, value]) => html`<tr><td>${name}</td><td>${value}</td></tr>`)}</tbody></table>`;
+  return html`<h2 id="run">The run</h2><table class="meta"><tbody>${runRows(report).map(([name, value]) => html`<tr><td>${name}</td><td>${value}</td></tr>`)}</tbody></table>`;
 }

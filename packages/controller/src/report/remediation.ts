@@ -1,29 +1,27 @@
+import { isIP, isIPv6 } from 'node:net';
 import type { Report, ReportCheck } from './model.js';
 
+/** One end of a path to open or close: a node's or a target's name, and the address it was checked on. */
+export type Endpoint = { name: string; address: string };
+
 /**
- * What would make a failed check pass, for the people who own the firewalls: a Windows Defender
- * Firewall rule to run on the receiving server, and a line for the network team. A path that must
- * be open gets an Allow rule; one that must be closed, a Block rule.
+ * What would make a failed check pass, for the people who own the firewalls, as data: a path
+ * that must be open gets an Allow rule on its receiver, one that must be closed, a Block rule.
+ * `powershellCommand` and `networkRule` put it in words.
  */
 export type Remediation = {
   key: string;
+  requirement: string;
   action: 'allow' | 'block';
-  source: { name: string; address: string };
-  destination: { name: string; address: string };
+  /** The sender: where connections, datagrams or echo requests start. */
+  source: Endpoint;
+  /** The receiver, whose own firewall takes the PowerShell rule. */
+  destination: Endpoint;
   protocol: ReportCheck['protocol'];
   port: number | null;
-  /** PowerShell, for the receiving server's own firewall. */
-  powershell: string;
-  /** One line for the network team: source, destination, protocol, port, direction. */
-  rule: string;
+  /** The profile's network the path failed on; absent where the profile declares none. */
+  network?: string;
 };
-
-/** The address a node or target was checked on: its address on the check's network, else its main one. */
-function addressOf(report: Report, name: string, network: string | undefined): string {
-  const node = report.nodes.find((each) => each.name === name);
-  if (node) return (network && node.addresses?.[network]) || node.host;
-  return report.targets.find((target) => target.role === name)?.host ?? name;
-}
 
 /** The remediation for every failed check, in the report's order. Pure. */
 export function remediate(report: Report): Remediation[] {
@@ -31,21 +29,65 @@ export function remediate(report: Report): Remediation[] {
 }
 
 export function remediationFor(report: Report, check: ReportCheck): Remediation {
-  const action = check.expect === 'closed' ? 'block' : 'allow';
-  const source = { name: check.from, address: addressOf(report, check.from, check.network) };
-  const destination = { name: check.to, address: addressOf(report, check.to, check.network) };
-  const what = check.protocol === 'icmp' ? 'ICMP echo' : `${check.protocol.toUpperCase()} ${check.port}`;
-  const name = `preflight ${check.requirement} ${check.protocol}${check.port === null ? '' : `/${check.port}`} from ${check.from}`;
-  const protocolArgs =
-    check.protocol === 'icmp' ? '-Protocol ICMPv4 -IcmpType 8' : `-Protocol ${check.protocol.toUpperCase()} -LocalPort ${check.port}`;
-  const powershell =
-    `New-NetFirewallRule -DisplayName ${quotePowerShell(name)} -Direction Inbound ${protocolArgs} ` +
-    `-RemoteAddress ${quotePowerShell(source.address)} -Action ${action === 'allow' ? 'Allow' : 'Block'}`;
-  const rule =
-    `${action.toUpperCase()} ${what} from ${source.name} (${source.address}) to ${destination.name} (${destination.address}), ` +
-    `${source.name} → ${destination.name}${check.network ? `, on the ${check.network} network` : ''}`;
-  return { key: check.key, action, source, destination, protocol: check.protocol, port: check.port, powershell, rule };
+  return {
+    key: check.key,
+    requirement: check.requirement,
+    action: check.expect === 'closed' ? 'block' : 'allow',
+    source: { name: check.from, address: addressOf(report, check.from, check) },
+    destination: { name: check.to, address: addressOf(report, check.to, check) },
+    protocol: check.protocol,
+    port: check.port,
+    ...(check.network ? { network: check.network } : {}),
+  };
 }
 
-/** A PowerShell single-quoted string: nothing inside is expanded, and a quote is doubled. */
-const quotePowerShell = (text: string) => `'${text.replace(/'/g, "''")}'`;
+/**
+ * The address `name` was checked on: a node's `host` on the profile's first network (whose checks
+ * carry no `@network` in their key), its `addresses[network]` on any other; a target's host.
+ */
+function addressOf(report: Report, name: string, check: ReportCheck): string {
+  const node = report.nodes.find((each) => each.name === name);
+  const onOther = check.network !== undefined && check.key.endsWith(`@${check.network}`);
+  if (node) return (onOther && node.addresses?.[check.network!]) || node.host;
+  return report.targets.find((target) => target.role === name)?.host ?? name;
+}
+
+/**
+ * The Windows Defender Firewall rule for the receiving server, in PowerShell. Strings are single
+ * quoted, so nothing a name or an address holds is expanded by PowerShell.
+ */
+export function powershellCommand(fix: Remediation): string {
+  const name = `preflight ${fix.requirement} ${fix.protocol}${fix.port === null ? '' : `/${fix.port}`} from ${fix.source.name}`;
+  // An echo request is ICMPv4 type 8, ICMPv6 type 128: the family is the sender's address's.
+  const protocol =
+    fix.protocol === 'icmp'
+      ? isIPv6(fix.source.address) ? '-Protocol ICMPv6 -IcmpType 128' : '-Protocol ICMPv4 -IcmpType 8'
+      : `-Protocol ${fix.protocol.toUpperCase()} -LocalPort ${fix.port}`;
+  return (
+    `New-NetFirewallRule -DisplayName ${quotePowerShell(name)} -Direction Inbound ${protocol} ` +
+    `-RemoteAddress ${quotePowerShell(fix.source.address)} -Action ${fix.action === 'allow' ? 'Allow' : 'Block'}`
+  );
+}
+
+/** One line for the network team: action, protocol and port, source and destination with their addresses, direction. */
+export function networkRule(fix: Remediation): string {
+  const what = fix.protocol === 'icmp' ? 'ICMP echo' : `${fix.protocol.toUpperCase()} ${fix.port}`;
+  return (
+    `${fix.action.toUpperCase()} ${what} from ${fix.source.name} (${fix.source.address}) to ${fix.destination.name} (${fix.destination.address}), ` +
+    `one way: ${fix.source.name} → ${fix.destination.name}, inbound on ${fix.destination.name}${fix.network ? `, on the ${fix.network} network` : ''}`
+  );
+}
+
+/**
+ * Why the PowerShell rule cannot be run as it stands, or null: `-RemoteAddress` takes addresses,
+ * not names, and a node given by its name was checked on whatever that name resolved to.
+ */
+export function addressCaveat(fix: Remediation): string | null {
+  return isIP(fix.source.address) ? null : `-RemoteAddress takes an address, not a name: put ${fix.source.name}'s address in place of ${fix.source.address}`;
+}
+
+/**
+ * A PowerShell single-quoted string: nothing inside is expanded, and a quote is doubled, the
+ * typographic ones too, which PowerShell also takes for single quotes.
+ */
+const quotePowerShell = (text: string) => `'${text.replace(/['\u2018\u2019\u201a\u201b]/g, '$&$&')}'`;

@@ -3,7 +3,7 @@ import { sampleReport } from './fixture.js';
 import { escapeHtml, renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { digestMatches } from './model.js';
-import { remediate } from './remediation.js';
+import { networkRule, powershellCommand, remediate } from './remediation.js';
 
 const golden = (name: string) => new URL(`./golden/${name}`, import.meta.url);
 
@@ -17,16 +17,16 @@ const report = sampleReport();
 
 describe('remediation', () => {
   it('gives each failed check an inbound rule on its receiver and a line for the network team, on the network it failed on', () => {
-    expect(remediate(report).map((fix) => [fix.key, fix.powershell, fix.rule])).toEqual([
+    expect(remediate(report).map((fix) => [fix.key, powershellCommand(fix), networkRule(fix)])).toEqual([
       [
         'primary->secondary/tcp/29002',
         "New-NetFirewallRule -DisplayName 'preflight nec-data-transfer tcp/29002 from primary' -Direction Inbound -Protocol TCP -LocalPort 29002 -RemoteAddress '10.1.1.11' -Action Allow",
-        'ALLOW TCP 29002 from primary (10.1.1.11) to secondary (10.1.1.12), primary → secondary, on the public network',
+        'ALLOW TCP 29002 from primary (10.1.1.11) to secondary (10.1.1.12), one way: primary → secondary, inbound on secondary, on the public network',
       ],
       [
         'secondary->primary/tcp/29005@interconnect',
         "New-NetFirewallRule -DisplayName 'preflight nec-mirror-driver tcp/29005 from secondary' -Direction Inbound -Protocol TCP -LocalPort 29005 -RemoteAddress '192.168.10.12' -Action Allow",
-        'ALLOW TCP 29005 from secondary (192.168.10.12) to primary (192.168.10.11), secondary → primary, on the interconnect network',
+        'ALLOW TCP 29005 from secondary (192.168.10.12) to primary (192.168.10.11), one way: secondary → primary, inbound on primary, on the interconnect network',
       ],
     ]);
   });
@@ -72,6 +72,18 @@ describe('the Markdown and HTML reports', () => {
     expect(page).not.toContain('<script>alert');
     expect(page).not.toContain('<img');
     expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
+  it('escapes Markdown too: a value cannot inject HTML, a link or a column', () => {
+    const hostile = sampleReport();
+    hostile.context.site = 'Site <img src=x onerror=alert(1)> | [click](http://evil)';
+    hostile.checks.find((check) => check.key === 'primary->secondary/tcp/29002')!.detail = 'line one\nline | two `code` *bold*';
+    hostile.nodes[0]!.facts!.hostname = 'SYM_APP|1 _x_ &lt;';
+    const text = renderMarkdown(hostile);
+    expect(text).toContain('- **Site:** Site \\<img src=x onerror=alert(1)> \\| [click\\](http://evil)');
+    expect(text).toContain('Seen: line one line \\| two \\`code\\` \\*bold\\*.');
+    expect(text).toContain('| Host name | SYM_APP\\|1 \\_x\\_ \\&lt; | SYMAPP2 |');
+    expect(text).not.toMatch(/(^|[^\\])<img/);
   });
 
   it('carries a digest of its content, which a changed copy no longer matches', () => {

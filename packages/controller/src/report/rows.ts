@@ -115,3 +115,21 @@ export function serverRows(nodes: Report['nodes']): { fact: string; values: stri
     row('Clock offset from the controller', (node) => (node.clock ? `${node.clock.offsetMs} ms (±${Math.ceil(node.clock.rttMs / 2)} ms)` : 'unknown')),
   ];
 }
+
+/** How the run was made, as both reports show it: a name and a value a line. */
+export function runRows(report: Report): [string, string][] {
+  const { timings, options } = report;
+  const rounds = timings.rounds ? `, listeners in ${timings.rounds} rounds` : '';
+  return [
+    ['Tool', `preflight ${report.tool.version}`],
+    ['Agents', report.nodes.map((node) => `${node.name} ${node.agentVersion ?? '(no agent)'}: ${node.state}`).join('; ')],
+    ['Profile', `${report.profile.name} ${report.profile.version}, sha256 ${report.profile.sha256}`],
+    ['Nodes', report.nodes.map((node) => `${node.name}=${node.host}${Object.entries(node.addresses ?? {}).map(([network, host]) => `, ${network} ${host}`).join('')}`).join('; ')],
+    ['Targets', report.targets.map((target) => `${target.role}=${target.host}`).join('; ') || 'none'],
+    ['Run id', report.runId],
+    ['Started, finished', `${report.startedAt}, ${report.finishedAt}`],
+    ['Timings', `connect ${timings.connectMs} ms, listen ${timings.listenMs} ms, probe ${timings.probeMs} ms, total ${timings.totalMs} ms${rounds}`],
+    ['Options', `timeout ${options.timeoutMs} ms, concurrency ${options.concurrency}`],
+    ['Digest', `${report.digest.algorithm} ${report.digest.value} (of the JSON report: preflight report checks it)`],
+  ];
+}
