@@ -1,11 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderHtml, sampleReport } from '@preflight/controller';
-import { Browser, chromiumMissing } from '../support/chromium.js';
+import { Browser, chromiumMissing, type Page } from '../support/chromium.js';
 
-const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-browser-'));
+/**
+ * How long the page must stay quiet after loading and printing: anything it would still fetch
+ * (a lazy resource, a print-only one) asks within milliseconds of layout, so 300 ms is ample.
+ */
+const QUIET_MS = 300;
 
 /** `describe` for the browser: without Chromium it skips saying why; in CI it fails instead. */
 function describeBrowser(title: string, body: () => void): void {
@@ -16,27 +20,45 @@ function describeBrowser(title: string, body: () => void): void {
 }
 
 describeBrowser('the HTML report in headless Chromium', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await Browser.launch();
-  }, 30_000);
-  afterAll(() => browser?.close());
+  const report = sampleReport();
+  const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-browser-'));
+  const file = path.join(scratch, 'report.html');
+  const url = pathToFileURL(file).href;
+  let browser: Browser | undefined;
+  let page: Page;
 
-  it('loads with no request but itself, shows every check, and the blocked one before the matrix', async () => {
-    const report = sampleReport();
-    const file = path.join(scratch, 'report.html');
+  beforeAll(async () => {
     writeFileSync(file, renderHtml(report));
-    const url = pathToFileURL(file).href;
-    const page = await browser.open(url);
+    browser = await Browser.launch();
+    page = await browser.open(url);
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('asks for nothing but the file itself, on screen or in print', async () => {
+    // Printing lays the page out for paper and a screenshot paints it: whatever either would load shows up as a request.
+    expect((await page.printToPdf()).subarray(0, 5).toString()).toBe('%PDF-');
+    expect((await page.screenshot()).subarray(1, 4).toString()).toBe('PNG');
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     expect(page.requests()).toEqual([url]);
+    // A second witness, from inside the page: its own record of every resource it fetched.
+    expect(await page.evaluate<number>("performance.getEntriesByType('resource').length")).toBe(0);
+  }, 30_000);
+
+  it('has every check of the report in the DOM, by its key', async () => {
     const keys = await page.evaluate<string[]>("[...document.querySelectorAll('[data-key]')].map((element) => element.dataset.key)");
     expect(keys.sort()).toEqual(report.checks.map((check) => check.key).sort());
+  });
+
+  it('shows the blocked check, with its fix, before the matrix', async () => {
     const failureFirst = await page.evaluate<boolean>(
       "!!(document.querySelector('[data-failure=\"primary->secondary/tcp/29002\"]').compareDocumentPosition(document.getElementById('matrix')) & Node.DOCUMENT_POSITION_FOLLOWING)",
     );
     expect(failureFirst).toBe(true);
-    const remediation = await page.evaluate<string>("document.querySelector('[data-failure] pre').textContent");
+    const remediation = await page.evaluate<string>("document.querySelector('[data-failure=\"primary->secondary/tcp/29002\"] pre').textContent");
     expect(remediation).toContain('New-NetFirewallRule');
-    writeFileSync(path.join(scratch, 'report.png'), await page.screenshot());
-  }, 30_000);
+    expect(remediation).toContain('-LocalPort 29002');
+  });
 });

@@ -35,6 +35,11 @@ export class Browser {
         else waiter?.resolve(message.result ?? {});
       } else this.events.push(message);
     });
+    // A browser that goes away fails what waits on it at once, not at the test's timeout.
+    ws.on('close', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error('chromium closed the DevTools connection'));
+      this.pending.clear();
+    });
   }
 
   static async launch(): Promise<Browser> {
@@ -44,22 +49,32 @@ export class Browser {
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${profileDir}`, '--remote-debugging-port=0', 'about:blank',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const endpoint = await new Promise<string>((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`chromium did not start: ${output}`)), 20_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = output.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
-        if (found) {
+    try {
+      const endpoint = await new Promise<string>((resolve, reject) => {
+        let output = '';
+        // Chromium starts in a second or two; 20 s allows a loaded CI machine's first start.
+        const timer = setTimeout(() => reject(new Error(`chromium did not start in 20 s: ${output}`)), 20_000);
+        child.stderr!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const found = output.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
+          }
+        });
+        child.once('exit', (code) => {
           clearTimeout(timer);
-          resolve(found);
-        }
+          reject(new Error(`chromium exited (${code}): ${output}`));
+        });
       });
-      child.once('exit', (code) => reject(new Error(`chromium exited (${code}): ${output}`)));
-    });
-    const ws = new WebSocket(endpoint);
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    return new Browser(child, ws, profileDir);
+      const ws = new WebSocket(endpoint);
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      return new Browser(child, ws, profileDir);
+    } catch (error) {
+      child.kill('SIGKILL');
+      rmSync(profileDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
@@ -119,6 +134,12 @@ export class Page {
   async evaluate<T>(expression: string): Promise<T> {
     const { result } = (await this.browser.send('Runtime.evaluate', { expression, returnByValue: true }, this.sessionId)) as { result: { value: T } };
     return result.value;
+  }
+
+  /** The page as Chromium prints it (print media, A4), which lays out anything only print would load. */
+  async printToPdf(): Promise<Buffer> {
+    const { data } = (await this.browser.send('Page.printToPDF', { paperWidth: 8.27, paperHeight: 11.69 }, this.sessionId)) as { data: string };
+    return Buffer.from(data, 'base64');
   }
 
   async screenshot(): Promise<Buffer> {
