@@ -1,8 +1,9 @@
 import { planChecks } from '../plan.js';
 import { loadProfile } from './load.js';
+import { rolesOf } from './schema.js';
 
 /**
- * Pins the ClearSCADA, PlateSpin and Double-Take profiles to their source documents: every
+ * Pins the ClearSCADA, PlateSpin, Double-Take and Symantec ITMS profiles to their source documents: every
  * (protocol, direction) with its ports, as the planner expands them over one node per agent role,
  * and which are optional or must be closed. A port added, dropped or turned around fails here.
  */
@@ -83,49 +84,106 @@ describe('vendor profiles, as their documents give them', () => {
     ]);
   });
 
-  it('symantec-itms (001): agents to the NS, Task and Package Servers; NS to SQL, DNS, AD; tickles, push install and plug-ins optional', () => {
+  it('symantec-itms (001): agents and site servers to the NS, Task and Package Servers; NS to SQL, DNS, AD and its hierarchy; tickles, push install, Deployment, Event Console and plug-ins optional', () => {
     expect(planned('symantec-itms')).toEqual([
+      // Agents, site servers and consoles to the NS; the Package Server's UNC copy (445)
       'tcp windows-agent->notification-server 80,443',
       'tcp unix-agent->notification-server 80,443',
+      'tcp package-server->notification-server 80,443,445',
+      'tcp pxe-server->notification-server 80,443',
       'tcp console->notification-server 80,443',
       'tcp internet-gateway->notification-server 4726',
+      'tcp notification-server->hierarchy-ns 80,443',
+      'tcp hierarchy-ns->notification-server 80,443',
+      // NS (and SIM on it) to SQL, AD, DNS, mail
       'tcp notification-server->sql-server 1433',
       'udp notification-server->sql-server optional 1434',
       'tcp notification-server->domain-controller 389',
+      'udp notification-server->domain-controller optional 389',
       'udp notification-server->dns-server 53',
       'tcp notification-server->dns-server 53',
       'tcp notification-server->mail-server optional 25',
-      // push install 445, NetBIOS 139, RPC/WMI 135 and 49152-65535, tickle 52028/52029, Wake on LAN 50200
-      'tcp notification-server->windows-agent optional 445..65535 (16387)',
-      'udp notification-server->windows-agent optional 138,137,52028,52029',
-      'tcp console->notification-server optional 9086,9988,8500,8501,8502,8503',
+      // Task Management: 80/443 required, tickles 50123/50124 optional and both ways ("Inbound/Outbound")
       'tcp task-server->notification-server 80,443',
-      'tcp notification-server->task-server optional 50123',
       'tcp windows-agent->task-server 80,443',
       'tcp unix-agent->task-server 80,443',
-      'tcp task-server->windows-agent optional 50124,16992,16993,16994,16995,135',
+      'tcp notification-server->task-server optional 50123',
+      'tcp task-server->notification-server optional 50123',
+      // tickle 50124, Wake on LAN 50200, AMT 16992-16995, IPMI/WS-MAN 623/664, WMI 135, 1025-5000, 49152-65535
+      'tcp task-server->windows-agent optional 50124..65535 (20367)',
+      'tcp windows-agent->task-server optional 50124',
+      'tcp task-server->unix-agent optional 50124,50200,623,664,22',
+      'tcp unix-agent->task-server optional 50124',
+      // Package Server
       'tcp windows-agent->package-server 80,443',
       'tcp unix-agent->package-server 80,443',
       'icmp windows-agent->package-server optional',
       'tcp windows-agent->package-server optional 445,135,139',
       'udp windows-agent->package-server optional 135,137,139',
-      'tcp package-server->notification-server 445',
       'tcp package-server->windows-agent optional 52030',
       'udp package-server->windows-agent optional 52030',
-      'udp notification-server->unix-agent optional 52029,52028',
-      'tcp notification-server->unix-agent optional 22,52028',
+      // push install 445, NetBIOS 139, tickle 52028/52029, Wake on LAN 50200, RPC/WMI 135 and
+      // 49152-65535, Metric Provider 1011, AMT 16992-16995, IPMI/WS-MAN 623/664, WMI 1025-5000
+      'tcp notification-server->windows-agent optional 445..5000 (20370)',
+      // NETLOGON 138, NetBIOS 137, tickle 52028/52029, AMT 16992-16995, ASF 623/664, SNMP 161
+      'udp notification-server->windows-agent optional 138..161 (11)',
+      'tcp notification-server->unix-agent optional 22,52028,50200,1011,623,664',
+      'udp notification-server->unix-agent optional 52028,52029,22,161',
+      // Internet Gateway, PXE/TFTP, Event Console and SNMP traps
       'tcp windows-agent->internet-gateway optional 443',
       'tcp unix-agent->internet-gateway optional 443',
-      'udp windows-agent->pxe-server optional 4011,69',
+      'udp windows-agent->pxe-server optional 67,4011,69',
       'tcp windows-agent->pxe-server optional 4433',
-      'udp task-server->windows-agent optional 161',
+      'tcp console->notification-server optional 8500,8501,8502,8503',
+      'udp windows-agent->notification-server optional 162',
+      'udp unix-agent->notification-server optional 162',
+      // PPA from the Task Server (AtrsHost): AMT 16992-16995, ASF 623/664, SNMP 161; SSH 22; Virtual Machine Management
+      'udp task-server->windows-agent optional 16992..161 (7)',
+      'udp task-server->unix-agent optional 22,161',
+      'tcp notification-server->vmware-host optional 443,80',
+      'tcp task-server->vmware-host optional 443,80',
+      'tcp notification-server->hyperv-host optional 135',
+      'tcp task-server->hyperv-host optional 135',
     ]);
   });
 
-  it('symantec-itms: 50123 and 50124 (tickles) are optional, as agents poll when they are blocked', () => {
+  it('symantec-itms: the wide groups hold exactly the ports the document gives, each single port under its own requirement', () => {
+    const profile = loadProfile('symantec-itms');
+    const nodes = Object.entries(profile.roles)
+      .filter(([, role]) => role.kind === 'agent')
+      .map(([role]) => ({ name: role, role, host: role, port: 7890 }));
+    const checks = planChecks(profile, nodes).checks;
+    const ports = (from: string, to: string, protocol: string) =>
+      checks.filter((check) => check.from === from && check.to === to && check.protocol === protocol).map((check) => check.port as number);
+    const range = (low: number, high: number) => Array.from({ length: high - low + 1 }, (_, index) => low + index);
+    const sorted = (list: number[]) => [...new Set(list)].sort((a, b) => a - b);
+    const rpc = [135, ...range(1025, 5000), ...range(49152, 65535)];
+    expect(sorted(ports('notification-server', 'windows-agent', 'tcp'))).toEqual(sorted([445, 139, 1011, 623, 664, ...range(16992, 16995), ...rpc]));
+    expect(sorted(ports('task-server', 'windows-agent', 'tcp'))).toEqual(sorted([50124, 50200, 623, 664, ...range(16992, 16995), ...rpc]));
+    expect(sorted(ports('notification-server', 'windows-agent', 'udp'))).toEqual(sorted([137, 138, 52028, 52029, 623, 664, 161, ...range(16992, 16995)]));
+    const under = (from: string, to: string, protocol: string, port: number) =>
+      checks.find((check) => check.key === `${from}->${to}/${protocol}/${port}`)?.requirement;
+    expect(under('notification-server', 'windows-agent', 'tcp', 52028)).toBe('tickle-power-tcp');
+    expect(under('notification-server', 'windows-agent', 'tcp', 52029)).toBe('tickle-multicast-tcp');
+    expect(under('notification-server', 'windows-agent', 'tcp', 50200)).toBe('wake-on-lan');
+    expect(under('task-server', 'windows-agent', 'tcp', 50124)).toBe('task-server-tickle-agent');
+    expect(under('notification-server', 'windows-agent', 'tcp', 445)).toBe('agent-push-install');
+  });
+
+  it('symantec-itms: 50123 and 50124 (tickles) are optional, as agents poll when they are blocked; 52029 over TCP is checked as the document says, optional', () => {
     const profile = loadProfile('symantec-itms');
     const tickles = profile.requirements.filter((req) => req.ports?.some((port) => port === 50123 || port === 50124));
-    expect(tickles.map((req) => `${req.id} ${req.required}`)).toEqual(['ns-tickle-task-server false', 'task-server-tickle-agent false']);
+    expect(tickles.map((req) => `${req.id} ${req.required} ${req.direction}`)).toEqual([
+      'ns-tickle-task-server false both',
+      'task-server-tickle-agent false both',
+    ]);
+    const multicast = profile.requirements.filter((req) => req.ports?.includes(52029));
+    expect(multicast.map((req) => `${req.id} ${req.protocol} ${req.required}`)).toEqual(['tickle-multicast-udp udp false', 'tickle-multicast-tcp tcp false']);
     for (const req of profile.requirements) expect(req.source).toMatch(/^001_06cf43f5e72b391f\.txt, /);
+    // An external role runs no agent, so it can only be a target.
+    for (const [name, role] of Object.entries(profile.roles)) {
+      if (role.kind !== 'external') continue;
+      expect(profile.requirements.filter((req) => rolesOf(req.from).includes(name)).map((req) => req.id)).toEqual([]);
+    }
   });
 });
