@@ -1,4 +1,4 @@
-import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES } from '@preflight/protocol';
+import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES, MAX_LISTENERS_PER_REQUEST } from '@preflight/protocol';
 import type { RunningAgent } from '@preflight/agent';
 
 /** A short heartbeat, so that losing a silent controller takes a test seconds, not fifteen. */
@@ -86,16 +86,52 @@ describe('agent control protocol, over a real socket', () => {
     const port = await freePort(agent.host);
     const client = connect();
     await beginAndListen(client, port);
-    expect(await canBind(agent.host, port)).toBe(false);
-    client.send({ type: 'release', id: 4, listeners: [{ protocol: 'tcp', port }, { protocol: 'udp', port }] });
-    expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'reply', result: { closed: 2 } });
-    expect(await canBind(agent.host, port)).toBe(true);
-    client.send({ type: 'listen', id: 5, listeners: [{ protocol: 'tcp', port }] });
-    expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'reply', result: { listeners: [{ state: 'bound' }] } });
+    expect(await canBind(agent.host, port, 'tcp')).toBe(false);
+    expect(await canBind(agent.host, port, 'udp')).toBe(false);
+    client.send({ type: 'release', id: 4, listeners: [{ protocol: 'udp', port }] });
+    expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'reply', result: { closed: 1 } });
+    expect(await canBind(agent.host, port, 'udp')).toBe(true);
+    expect(await canBind(agent.host, port, 'tcp')).toBe(false); // only what was named
+    // Released twice, or never opened: nothing to close, and no error.
+    client.send({ type: 'release', id: 5, listeners: [{ protocol: 'udp', port }, { protocol: 'tcp', port: port === 65535 ? 1 : port + 1 }] });
+    expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'reply', result: { closed: 0 } });
+    client.send({ type: 'release', id: 6, listeners: [{ protocol: 'tcp', port }] });
+    expect(await client.next((message) => message.id === 6)).toMatchObject({ type: 'reply', result: { closed: 1 } });
+    expect(await canBind(agent.host, port, 'tcp')).toBe(true);
+    // The run goes on: the next round listens on the same port again.
+    client.send({ type: 'listen', id: 7, listeners: [{ protocol: 'tcp', port }] });
+    expect(await client.next((message) => message.id === 7)).toMatchObject({ type: 'reply', result: { listeners: [{ state: 'bound' }] } });
+    expect(await canBind(agent.host, port, 'tcp')).toBe(false);
+  });
+
+  it('refuses a release outside a run, or a malformed one, with a code, and stays usable', async () => {
+    const client = connect();
+    await authenticate(client);
+    client.send({ type: 'release', id: 2, listeners: [{ protocol: 'tcp', port: 1801 }] });
+    expect(await client.next((message) => message.id === 2)).toMatchObject({ type: 'error', code: 'no-run' });
+    client.send({ type: 'release', id: 3, listeners: [{ protocol: 'sctp', port: 1801 }] });
+    expect(await client.next((message) => message.id === 3)).toMatchObject({ type: 'error', code: 'bad-message', message: expect.stringContaining('listeners.0.protocol') });
+    client.send({ type: 'clock', id: 4 });
+    expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'reply' });
   });
 
   it('says how many listeners it can hold at once when a controller authenticates', async () => {
-    expect(await authenticate(connect())).toMatchObject({ type: 'reply', result: { listenCapacity: expect.any(Number) } });
+    const reply = await authenticate(connect());
+    expect(reply).toMatchObject({ type: 'reply', result: { listenCapacity: expect.any(Number) } });
+    const capacity = (reply.result as { listenCapacity: number }).listenCapacity;
+    expect(Number.isInteger(capacity) && capacity >= 1 && capacity <= MAX_LISTENERS_PER_REQUEST).toBe(true);
+  });
+
+  it('says no more than --max-listeners allows', async () => {
+    const { agents } = await startLoopbackAgents(1, { maxListeners: 20 });
+    const client = new RawClient(agents[0]!);
+    clients.push(client);
+    try {
+      expect(await authenticate(client)).toMatchObject({ type: 'reply', result: { listenCapacity: 20 } });
+    } finally {
+      client.ws.terminate();
+      await agents[0]!.close();
+    }
   });
 
   it('closes every listener when the controller stops answering pings', async () => {

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import { startAgent, type RunningAgent } from '@preflight/agent';
@@ -28,8 +29,18 @@ export async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** Whether a TCP port can be bound on host right now: the proof that nothing was left listening. */
-export async function canBind(host: string, port: number): Promise<boolean> {
+/** Whether a port can be bound on host right now: the proof that nothing was left listening. */
+export async function canBind(host: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<boolean> {
+  if (protocol === 'udp') {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    return new Promise((resolve) => {
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind({ address: host, port, exclusive: true }, () => socket.close(() => resolve(true)));
+    });
+  }
   const server = net.createServer();
   return new Promise((resolve) => {
     server.once('error', () => resolve(false));

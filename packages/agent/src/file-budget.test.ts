@@ -34,7 +34,10 @@ describe('listenCapacity', () => {
     ['a 20000-file limit holds the whole dynamic range (16384) and keeps 2048 for probes', 19_700, Infinity, 17_652],
     ['a small limit keeps half for probes', 1000, Infinity, 500],
     ['--max-listeners lowers it', 19_700, 50, 50],
-    ['no limit the OS tells (Windows): a fixed ceiling', null, Infinity, 140_000],
+    ['no limit the OS tells (Windows): the dynamic range in TCP and UDP', null, Infinity, 32_768],
+    ['--max-listeners lowers the Windows ceiling too', null, 20, 20],
+    ['a huge limit still fits one listen request', 1_000_000, Infinity, 70_000],
+    ['an agent out of files still takes one at a time', 0, Infinity, 1],
   ])('%s', (_label, headroom, max, expected) => {
     expect(listenCapacity(max, headroom)).toBe(expected);
   });

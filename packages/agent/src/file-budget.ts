@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import type { ProbeOrder } from '@preflight/protocol';
+import { MAX_LISTENERS_PER_REQUEST, type ProbeOrder } from '@preflight/protocol';
 import { TCP_ATTEMPT_SPACING_MS } from './probe-tcp.js';
 
 /** Files kept free for the control connection, logs, ping's pipes and the OS's own needs. */
@@ -35,18 +35,27 @@ export function fileHeadroom(limit = fileLimit(), open = openFiles()): number | 
 
 /**
  * File descriptors kept back from listeners for the run's probes and the connections they bring:
- * half the headroom, at most 2048 (so the whole dynamic RPC range, 16384 ports, still fits in one
- * round under a limit of 20000).
+ * half the headroom, at most 2048. 2048 holds 290 TCP probes under way at the default 3 s timeout
+ * (7 sockets each), and `probeConcurrency` lowers the concurrency to what is left anyway; the cap
+ * lets the whole dynamic RPC range (16384 ports) fit in one round under a limit of 20000.
  */
 const PROBE_RESERVE_MAX = 2048;
 
-/** Where the OS sets no limit we can read (Windows): listeners at once. */
-const UNBOUNDED_LISTENERS = 140_000;
+/**
+ * Listeners at once where the OS sets no per-process file limit we can read (Windows): memory is
+ * the bound there, about 11 kB a listener, so the dynamic RPC range in TCP and UDP (32768, the
+ * most a built-in profile needs, some 370 MB) and no more; a run that needs more takes rounds.
+ */
+const UNBOUNDED_LISTENERS = 32_768;
 
-/** How many temporary listeners this agent can hold at once, within its file limit and `max`. */
+/**
+ * How many temporary listeners this agent can hold at once: the file headroom (limit less open
+ * files less RESERVED_FILES) less the probe reserve, at most `max` (--max-listeners) and what one
+ * listen request may carry; never below 1, so a starved agent still goes round by round.
+ */
 export function listenCapacity(max = Infinity, headroom = fileHeadroom()): number {
   const fits = headroom === null ? UNBOUNDED_LISTENERS : headroom - Math.min(PROBE_RESERVE_MAX, Math.floor(headroom / 2));
-  return Math.max(1, Math.min(max, fits));
+  return Math.max(1, Math.min(max, fits, MAX_LISTENERS_PER_REQUEST));
 }
 
 /** The most sockets one probe can hold at once: TCP keeps a fresh attempt every half second. */

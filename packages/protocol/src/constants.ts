@@ -10,6 +10,13 @@ export const DEFAULT_CONTROL_PORT = 7890;
 /** Largest control message either side accepts, in bytes: a batch of 16384 probe orders fits. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Listeners one `listen` or `release` request may name: every port of one protocol and then some
+ * (70000 specs make about 2.3 MB, within MAX_MESSAGE_BYTES). An agent never says it can hold more
+ * than this at once, so a round always fits in one request.
+ */
+export const MAX_LISTENERS_PER_REQUEST = 70_000;
+
 /** Probe timeout when the controller is given none: two TCP SYN retransmits fit (1 s, 3 s). */
 export const DEFAULT_PROBE_TIMEOUT_MS = 3000;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_RUN_TARGETS } from './constants.js';
+import { MAX_LISTENERS_PER_REQUEST, MAX_RUN_TARGETS } from './constants.js';
 import { ERROR_CODES } from './errors.js';
 import { hostFactsSchema } from './host-facts.js';
 import { listenResultSchema, probeProtocolSchema, probeResultSchema, transportSchema } from './observations.js';
@@ -64,7 +64,7 @@ export const beginRequestSchema = z.object({
 export const listenRequestSchema = z.object({
   type: z.literal('listen'),
   id: requestId,
-  listeners: z.array(listenSpecSchema).max(70_000),
+  listeners: z.array(listenSpecSchema).max(MAX_LISTENERS_PER_REQUEST),
 });
 
 export const probeRequestSchema = z.object({
@@ -81,7 +81,7 @@ export const endRequestSchema = z.object({ type: z.literal('end'), id: requestId
 export const releaseRequestSchema = z.object({
   type: z.literal('release'),
   id: requestId,
-  listeners: z.array(listenSpecSchema).max(140_000),
+  listeners: z.array(listenSpecSchema).max(MAX_LISTENERS_PER_REQUEST),
 });
 
 /** What the agent can tell of its server (read-only), for the report. */
