@@ -2,7 +2,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { RunningAgent } from '@preflight/agent';
 import dnsPacket from 'dns-packet';
-import { planChecks, profileFromPortSpecs, profileSchema, runPlan, summarize, type AgentNode, type CheckResult } from '@preflight/controller';
+import type { ListenSpec } from '@preflight/protocol';
+import { AgentConnection, planChecks, profileFromPortSpecs, profileSchema, runPlan, summarize, type AgentNode, type CheckResult } from '@preflight/controller';
 import { TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '../support/agents.js';
 
 const options = { token: TEST_TOKEN, timeoutMs: 1000, concurrency: 50, ttlMs: 60_000 };
@@ -112,20 +113,90 @@ describe('a run between real agents on loopback', () => {
   });
 });
 
+/**
+ * Runs with every request the controller sends recorded, by node, so a test can tell how many
+ * listeners each agent held at once. Before each listen request it also tries to bind, on the
+ * agent's host, every port the agent was told to release: the agent really let them go.
+ */
+async function recordedRun(specs: string[], nodes: AgentNode[]) {
+  type Sent = { type: string; listeners?: ListenSpec[] };
+  const sent: { node: string; request: Sent }[] = [];
+  const released = { checked: 0, stillHeld: [] as string[] };
+  const connect = async (node: AgentNode) => {
+    const connection = await AgentConnection.connect(node, TEST_TOKEN);
+    const request = connection.request.bind(connection);
+    let toCheck: ListenSpec[] = [];
+    connection.request = (async (each: Sent) => {
+      if (each.type === 'listen') {
+        for (const spec of toCheck.splice(0)) {
+          released.checked++;
+          if (!(await canBind(node.host, spec.port, spec.protocol))) released.stillHeld.push(`${node.name}|${spec.protocol}/${spec.port}`);
+        }
+      }
+      sent.push({ node: node.name, request: each });
+      const reply = await request(each as Parameters<typeof request>[0]);
+      if (each.type === 'release') toCheck.push(...(each.listeners ?? []));
+      return reply;
+    }) as typeof request;
+    return connection;
+  };
+  const result = await runPlan(planChecks(profileFromPortSpecs(specs), nodes), nodes, { ...options, connect });
+  const typesTo = (node: string) => sent.filter((each) => each.node === node).map((each) => each.request.type);
+  /** The most listeners the node held at once, by what it was asked to open, release and end. */
+  const mostHeld = (node: string) => {
+    const held = new Set<string>();
+    let most = 0;
+    for (const { request } of sent.filter((each) => each.node === node)) {
+      const ids = (request.listeners ?? []).map((spec) => `${spec.protocol}/${spec.port}`);
+      if (request.type === 'listen') ids.forEach((id) => held.add(id));
+      if (request.type === 'release') ids.forEach((id) => held.delete(id));
+      if (request.type === 'end') held.clear();
+      most = Math.max(most, held.size);
+    }
+    return most;
+  };
+  const count = (node: string, type: string) => typesTo(node).filter((each) => each === type).length;
+  return { result, count, mostHeld, released };
+}
+
 describe('a run with more listeners than an agent can hold at once', () => {
   it('opens them in rounds, releases each round, and still checks every port both ways', async () => {
+    // 41200: away from the command-line test of rounds (41000-41049), which may run alongside.
     const { agents, nodes } = await startLoopbackAgents(2, { maxListeners: 20 });
     try {
-      const result = await runPlan(planChecks(profileFromPortSpecs(['tcp:41000-41049', 'udp:41000-41049']), nodes), nodes, options);
+      const { result, count, mostHeld, released } = await recordedRun(['tcp:41200-41249', 'udp:41200-41249'], nodes);
       expect(result.checks).toHaveLength(200);
-      expect(result.checks.filter((check) => check.outcome.status !== 'open')).toEqual([]);
+      expect(result.checks.filter((check) => check.outcome.status !== 'open' || check.outcome.reason !== 'verified')).toEqual([]);
       expect(result.timings.rounds).toBe(5); // 100 listeners per agent, 20 at a time
+      for (const node of ['n1', 'n2']) {
+        expect(mostHeld(node)).toBe(20);
+        // Each round listens and probes; every round but the last releases; end closes the last.
+        expect([count(node, 'listen'), count(node, 'probe'), count(node, 'release'), count(node, 'end')]).toEqual([5, 5, 4, 1]);
+      }
+      expect(released).toEqual({ checked: 2 * 4 * 20, stillHeld: [] }); // free before the next round listened
+      // The agents still run: nothing of the run is left listening on either.
       for (const host of ['127.0.0.1', '127.0.0.2']) {
-        for (const port of [41000, 41025, 41049]) expect(await canBind(host, port)).toBe(true);
+        for (let port = 41200; port <= 41249; port++) {
+          expect([port, await canBind(host, port, 'tcp'), await canBind(host, port, 'udp')]).toEqual([port, true, true]);
+        }
+      }
+    } finally {
+      await Promise.all(agents.map((agent) => agent.close()));
+    }
+  });
+
+  it('takes one round, and sends what it always did, when everything fits', async () => {
+    const { agents, nodes } = await startLoopbackAgents(2);
+    try {
+      const port = await freePort('127.0.0.1');
+      const { result, count, mostHeld } = await recordedRun([`tcp:${port}`, `udp:${port}`, 'icmp'], nodes);
+      expect(result.timings.rounds).toBeUndefined();
+      for (const node of ['n1', 'n2']) {
+        expect(mostHeld(node)).toBe(2);
+        expect([count(node, 'begin'), count(node, 'listen'), count(node, 'probe'), count(node, 'release'), count(node, 'end')]).toEqual([1, 1, 1, 0, 1]);
       }
     } finally {
       await Promise.all(agents.map((agent) => agent.close()));
     }
   });
 });
-

@@ -9,7 +9,8 @@ export { profileSchema, type Profile, type Requirement } from './profile/schema.
 export { buildReport, summarize, EXIT, REPORT_FORMAT, type Report, type ReportCheck } from './report/model.js';
 export { renderJson } from './report/json.js';
 export { renderTable } from './report/table.js';
-export { runPlan, type RunResult, type CheckResult } from './run.js';
+export { runPlan, type RunOptions, type RunResult, type CheckResult } from './run.js';
+export { AgentConnection } from './agent-client.js';
 export { renderHtml } from './report/html.js';
 export { renderMarkdown } from './report/markdown.js';
 export { sampleReport } from './report/fixture.js';

@@ -1,4 +1,5 @@
 import type { ListenSpec } from '@preflight/protocol';
+import type { PlannedCheck } from './plan.js';
 
 /** One round of a run: the listeners each node opens for it. */
 export type Round = Map<string, ListenSpec[]>;
@@ -26,4 +27,20 @@ export function roundOfListener(rounds: readonly Round[]): Map<string, number> {
     for (const [node, specs] of round) for (const spec of specs) index.set(`${node}|${spec.protocol}/${spec.port}`, number);
   });
   return index;
+}
+
+/**
+ * The checks each round probes: a check goes with its receiver's listener; ICMP and targets that
+ * run no agent need none and go in the first round, as does a check whose listener no round
+ * holds (it is not probed, and classified as it would be in a single round). Pure.
+ */
+export function checksByRound(checks: readonly PlannedCheck[], rounds: readonly Round[]): PlannedCheck[][] {
+  const listenerRound = roundOfListener(rounds);
+  const byRound = rounds.map((): PlannedCheck[] => []);
+  for (const check of checks) {
+    const listened = check.target === 'agent' && check.protocol !== 'icmp';
+    const number = listened ? (listenerRound.get(`${check.to}|${check.protocol}/${check.port}`) ?? 0) : 0;
+    byRound[number]!.push(check);
+  }
+  return byRound;
 }

@@ -4,6 +4,7 @@ import {
   type HostFacts,
   makeNonce,
   makeRunKey,
+  MAX_LISTENERS_PER_REQUEST,
   type ListenResult,
   type ProbeOrder,
   type ProbeResult,
@@ -13,7 +14,7 @@ import { classify, type AgentStanding } from './classify.js';
 import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
 import type { Plan, PlannedCheck } from './plan.js';
-import { roundOfListener, splitIntoRounds } from './rounds.js';
+import { checksByRound, splitIntoRounds } from './rounds.js';
 
 /**
  * After the last probe reports, how long to wait for UDP receipts still on their way over the
@@ -131,10 +132,11 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
     );
 
     // Listeners in rounds, each within what every agent can hold at once; most runs take one.
-    const capacities = new Map(live().map((connection) => [connection.node.name, connection.info.listenCapacity]));
+    // A round must fit in one listen request, whatever an agent says it can hold.
+    const capacity = (connection: AgentConnection) => Math.min(connection.info.listenCapacity, MAX_LISTENERS_PER_REQUEST);
+    const capacities = new Map(live().map((connection) => [connection.node.name, capacity(connection)]));
     const rounds = splitIntoRounds(plan.listeners, capacities);
-    const listenerRound = roundOfListener(rounds);
-    const roundOfCheck = (check: PlannedCheck) => listenerRound.get(`${check.to}|${check.protocol}/${check.port}`) ?? 0;
+    const checksOfRound = checksByRound(plan.checks, rounds);
 
     const listens = new Map<string, ListenResult>();
     const probes = new Map<string, ProbeResult>();
@@ -167,7 +169,7 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
       listenMs += performance.now() - listenClock;
 
       const probeClock = performance.now();
-      const checks = plan.checks.filter((check) => roundOfCheck(check) === number);
+      const checks = checksOfRound[number]!;
       const ordersBySender = orderProbes(checks, nodes, targets, standings, listens, options.timeoutMs);
       const orders = [...ordersBySender.values()].flat();
       for (const order of orders) checkByNonce.set(`${order.port}/${order.nonce}`, order.key);
@@ -190,10 +192,12 @@ export async function runPlan(plan: Plan, nodes: readonly AgentNode[], options: 
       probeMs += performance.now() - probeClock;
       // The next round's listeners need this round's files; the last round ends with the run.
       if (number < rounds.length - 1) {
+        const releaseClock = performance.now();
         await eachAgent(live(), lose, async (connection) => {
           const specs = round.get(connection.node.name) ?? [];
           if (specs.length > 0) await connection.request({ type: 'release', listeners: specs });
         });
+        listenMs += performance.now() - releaseClock;
       }
     }
 
