@@ -48,7 +48,7 @@ export class Browser {
     const child = spawn(CHROMIUM, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${profileDir}`, '--remote-debugging-port=0', 'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     try {
       const endpoint = await new Promise<string>((resolve, reject) => {
         let output = '';
@@ -71,8 +71,8 @@ export class Browser {
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return new Browser(child, ws, profileDir);
     } catch (error) {
-      child.kill('SIGKILL');
-      rmSync(profileDir, { recursive: true, force: true });
+      await killGroup(child);
+      removeProfile(profileDir);
       throw error;
     }
   }
@@ -107,15 +107,43 @@ export class Browser {
     }
   }
 
+  /**
+   * Quits the browser and removes its profile. Chromium is asked to quit first, so that it ends its
+   * own helpers (renderer, GPU, crashpad) which would otherwise go on writing into the profile while
+   * it is being removed; whatever is left of the process group we started is then killed.
+   */
   async close(): Promise<void> {
+    const exited = exitOf(this.child);
+    await Promise.race([this.send('Browser.close').catch(() => {}), delay(5_000)]);
+    await Promise.race([exited, delay(5_000)]);
     this.ws.terminate();
-    await new Promise<void>((resolve) => {
-      if (this.child.exitCode !== null) return resolve();
-      this.child.once('exit', () => resolve());
-      this.child.kill('SIGKILL');
-    });
-    rmSync(this.profileDir, { recursive: true, force: true });
+    await killGroup(this.child);
+    removeProfile(this.profileDir);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Kills the browser's process group (it was started as its leader) and waits for the browser to go. */
+async function killGroup(child: ChildProcess): Promise<void> {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // the group is already gone
+  }
+  await exitOf(child);
+}
+
+/** A helper that has only just died may still have a file open: removal retries rather than fail. */
+function removeProfile(profileDir: string): void {
+  rmSync(profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 export class Page {
