@@ -11,6 +11,17 @@ import { Browser, chromiumMissing, type Page } from '../support/chromium.js';
  */
 const QUIET_MS = 300;
 
+/**
+ * The keys of every `[data-key]` the page does not show under the media it is laid out for: not
+ * rendered (display, visibility, opacity, a closed <details>, content-visibility) or of no size.
+ */
+const UNSHOWN_KEYS = `[...document.querySelectorAll('[data-key]')]
+  .filter((element) => {
+    const box = element.getBoundingClientRect();
+    return !element.checkVisibility({ opacityProperty: true, visibilityProperty: true, contentVisibilityAuto: true }) || box.width === 0 || box.height === 0;
+  })
+  .map((element) => element.dataset.key)`;
+
 /** `describe` for the browser: without Chromium it skips saying why; in CI it fails instead. */
 function describeBrowser(title: string, body: () => void): void {
   if (!chromiumMissing) return describe(title, body);
@@ -51,6 +62,25 @@ describeBrowser('the HTML report in headless Chromium', () => {
     const keys = await page.evaluate<string[]>("[...document.querySelectorAll('[data-key]')].map((element) => element.dataset.key)");
     expect(keys.sort()).toEqual(report.checks.map((check) => check.key).sort());
   });
+
+  it('shows every check on screen, the open ports of a range too', async () => {
+    expect(await page.evaluate<boolean>("matchMedia('print').matches")).toBe(false);
+    expect(await page.evaluate<number>("document.querySelectorAll('[data-key]').length")).toBe(report.checks.length);
+    expect(await page.evaluate<string[]>(UNSHOWN_KEYS)).toEqual([]);
+    // The fixture's range is what puts more than one check in a cell; without it this proves little.
+    expect(report.checks.filter((check) => check.requirement === 'site-range')).toHaveLength(8);
+  });
+
+  it('prints every check: laid out for print, each one shows, and the PDF is made from that layout', async () => {
+    await page.emulateMedia('print');
+    try {
+      expect(await page.evaluate<boolean>("matchMedia('print').matches")).toBe(true);
+      expect(await page.evaluate<string[]>(UNSHOWN_KEYS)).toEqual([]);
+      expect((await page.printToPdf()).subarray(0, 5).toString()).toBe('%PDF-');
+    } finally {
+      await page.emulateMedia('screen');
+    }
+  }, 30_000);
 
   it('shows the blocked check, with its fix, before the matrix', async () => {
     const failureFirst = await page.evaluate<boolean>(

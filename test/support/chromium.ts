@@ -164,6 +164,11 @@ export class Page {
     return result.value;
   }
 
+  /** Lays the page out for `print` (or `screen`), so the DOM can be asked what paper would show. */
+  async emulateMedia(media: 'print' | 'screen'): Promise<void> {
+    await this.browser.send('Emulation.setEmulatedMedia', { media }, this.sessionId);
+  }
+
   /** The page as Chromium prints it (print media, A4), which lays out anything only print would load. */
   async printToPdf(): Promise<Buffer> {
     const { data } = (await this.browser.send('Page.printToPDF', { paperWidth: 8.27, paperHeight: 11.69 }, this.sessionId)) as { data: string };

@@ -2,6 +2,7 @@ import type { HostFacts } from '@preflight/protocol';
 import { judge, type CheckOutcome } from '../outcome.js';
 import { planChecks } from '../plan.js';
 import { loadProfile } from '../profile/load.js';
+import type { Profile, Requirement } from '../profile/schema.js';
 import type { CheckResult, NodeOutcome, RunResult } from '../run.js';
 import { buildReport, type Report } from './model.js';
 
@@ -31,6 +32,26 @@ export function windowsFacts(hostname: string, address: string, interconnect: st
   };
 }
 
+/**
+ * A small range between the two servers. nec-symmetry lists single ports only, and a range is
+ * what gives a row of the matrix more than one check a direction: the fixture adds one, so the
+ * renderers' multi-port cells are pinned and shown in the browser too.
+ */
+const RANGE: Requirement = {
+  id: 'site-range',
+  protocol: 'tcp',
+  ports: ['50100-50103'],
+  from: 'primary',
+  to: 'secondary',
+  direction: 'both',
+  purpose: 'Site application ports (a range the fixture adds)',
+  required: true,
+  expect: 'open',
+  source: 'the report fixture',
+};
+
+const withRange = (profile: Profile): Profile => ({ ...profile, requirements: [...profile.requirements, RANGE] });
+
 /** What the fixture's run saw, by check key; every other check is open. */
 const OUTCOMES: Record<string, CheckOutcome> = {
   'primary->secondary/tcp/29002': { status: 'blocked', reason: 'filtered', detail: 'no answer in 3001 ms (7 attempts)' },
@@ -41,15 +62,22 @@ const OUTCOMES: Record<string, CheckOutcome> = {
     detail: 'primary could not listen: the port is in use by mqsvc.exe (pid 2216); no answer',
     evidence: 'none',
   },
+  'secondary->primary/tcp/50102': {
+    status: 'unverified',
+    reason: 'port-in-use',
+    detail: 'primary could not listen: the port is in use by svchost.exe (pid 1040); something answered',
+    evidence: 'reachable',
+  },
 };
 
 /**
  * A nec-symmetry run on two Windows servers with an interconnect, as the report renderers see it:
- * one port dropped, one rejected on the interconnect, one held by MSMQ, targets not given, the
- * optional roles not given, and the second server with less memory. Deterministic.
+ * one port dropped, one rejected on the interconnect, one held by MSMQ, a range of four ports
+ * (one of them held by another program), targets not given, the optional roles not given, and the
+ * second server with less memory. Deterministic.
  */
 export function sampleRun(): { report: Report; run: RunResult } {
-  const profile = loadProfile('nec-symmetry');
+  const profile = withRange(loadProfile('nec-symmetry'));
   const nodes = [
     { name: 'primary', role: 'primary', host: '10.1.1.11', port: 7890, addresses: { interconnect: '192.168.10.11' } },
     { name: 'secondary', role: 'secondary', host: '10.1.1.12', port: 7890, addresses: { interconnect: '192.168.10.12' } },

@@ -28,8 +28,9 @@ const TONE: Record<ReportCheck['status'], string> = { open: 'ok', blocked: 'bad'
 /**
  * Inline, so the file needs nothing else: readable on screen, and in print (PDF from a browser),
  * where colours are kept (a highlighted difference must survive printing), headings stay with
- * what follows them, table headers repeat on each page and no row or failure is cut in two. The
- * open checks folded into a row's <details> stay folded on paper: the row's count says them.
+ * what follows them, table headers repeat on each page and no row or failure is cut in two. No
+ * check is folded away (no <details>): the customer prints this page, and every check must be on
+ * the paper, by its port and verdict, not only counted.
  */
 const STYLE = `
 :root { --ok: #17663a; --bad: #b3261e; --warn: #8a5a00; --grey: #5f6368; --line: #d0d4d9; }
@@ -44,13 +45,12 @@ th { background: #f3f4f6; } tr { break-inside: avoid; }
 .failure { border-left: 4px solid var(--bad); padding: .2rem 1rem; margin: 1rem 0; break-inside: avoid; background: #fffafa; }
 pre { background: #f6f8fa; border: 1px solid var(--line); padding: .6rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; }
 .differs td, .differs th { background: #fff4e5; } .meta td:first-child { width: 14rem; color: var(--grey); }
-details summary { cursor: pointer; color: var(--grey); } span.check { display: inline-block; margin-right: .35rem; font-variant-numeric: tabular-nums; }
+span.check { display: inline-block; margin-right: .35rem; font-variant-numeric: tabular-nums; }
 @page { margin: 14mm 12mm; }
 @media print {
   html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   body { margin: 0; max-width: none; font-size: 10.5px; }
   h2, h3 { break-after: avoid; } thead { display: table-header-group; } tr, .failure, pre { break-inside: avoid; }
-  details > summary { display: none; }
 }
 `;
 
@@ -121,14 +121,18 @@ ${rowsOf(report.checks).map(
 )}</tbody></table>`;
 }
 
-/** One direction: its verdicts at a glance, and every check by its key, open or not. */
+/**
+ * One direction: its verdicts at a glance, then every check by its key, those not open first;
+ * all of them shown, on screen and in print.
+ */
 function directionCell(checks: readonly ReportCheck[]): Html {
   const span = (check: ReportCheck) => html`<span class="check ${TONE[check.status]}" data-key="${check.key}" title="${check.detail}">${checks.length === 1 ? statusText(check) : `${check.port ?? 'echo'} ${statusText(check)}`}</span>`;
   if (checks.length === 1) return span(checks[0]!);
   const counts = new Map<string, number>();
   for (const check of checks) counts.set(statusText(check), (counts.get(statusText(check)) ?? 0) + 1);
   const notOpen = checks.filter((check) => check.status !== 'open');
-  return html`${[...counts].map(([label, count]) => html`<div class="${label === 'open' ? 'ok' : label.startsWith('BLOCKED') ? 'bad' : 'warn'}">${count} ${label}</div>`)}${notOpen.map(span)}<details><summary>all ${checks.length}</summary>${checks.filter((check) => check.status === 'open').map(span)}</details>`;
+  const open = checks.filter((check) => check.status === 'open');
+  return html`${[...counts].map(([label, count]) => html`<div class="${label === 'open' ? 'ok' : label.startsWith('BLOCKED') ? 'bad' : 'warn'}">${count} ${label}</div>`)}${notOpen.map(span)}${open.map(span)}`;
 }
 
 function servers(report: Report): Html {

@@ -51,6 +51,14 @@ describe('the Markdown and HTML reports', () => {
     expect(page.match(/data-key="/g)).toHaveLength(report.checks.length);
   });
 
+  it('folds no check away: a range lists every port, open or not, in its cell', () => {
+    const page = renderHtml(report);
+    expect(page).not.toMatch(/<details|<summary/);
+    const row = page.split('\n').find((line) => line.includes('50100-50103'))!;
+    expect(row.match(/data-key="/g)).toHaveLength(8);
+    expect(row).toContain('<div class="ok">3 open</div><div class="warn">1 unverified (port-in-use)</div>');
+  });
+
   it('needs nothing from outside the file', () => {
     const page = renderHtml(report);
     expect(page).not.toMatch(/https?:\/\//);
