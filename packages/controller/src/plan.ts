@@ -1,7 +1,10 @@
 import type { ListenSpec, ProbeMethod, Transport } from '@preflight/protocol';
 import { UsageError } from './errors.js';
 import type { AgentNode } from './nodes.js';
-import { networksOf, primaryNetwork, rolesOf, type Profile, type Requirement } from './profile/schema.js';
+import { expandPorts, legsOf, rolesOf } from './profile/paths.js';
+import { networksOf, primaryNetwork, type Profile, type Requirement } from './profile/schema.js';
+
+export { expandPorts } from './profile/paths.js';
 
 export type Protocol = Requirement['protocol'];
 
@@ -63,19 +66,6 @@ export type Plan = {
  */
 export const checkKey = (from: string, to: string, protocol: Protocol, port: number | null, network?: string): string =>
   (protocol === 'icmp' ? `${from}->${to}/icmp` : `${from}->${to}/${protocol}/${port}`) + (network ? `@${network}` : '');
-
-/** Expands `[1801, "29001-29003"]` to every port, in order, without repeats. */
-export function expandPorts(ports: Requirement['ports']): number[] {
-  const all = new Set<number>();
-  for (const item of ports ?? []) {
-    if (typeof item === 'number') all.add(item);
-    else {
-      const [low, high] = item.split('-').map(Number) as [number, number];
-      for (let port = low; port <= high; port++) all.add(port);
-    }
-  }
-  return [...all];
-}
 
 /** The roles any requirement names, at either end. */
 export const rolesUsed = (profile: Profile): Set<string> =>
@@ -139,13 +129,7 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
 
   for (const req of profile.requirements) {
     const ports: (number | null)[] = req.protocol === 'icmp' ? [null] : expandPorts(req.ports);
-    const legs: [string, string][] = [];
-    for (const from of rolesOf(req.from)) {
-      for (const to of rolesOf(req.to)) {
-        legs.push([from, to]);
-        if (req.direction === 'both' && from !== to) legs.push([to, from]);
-      }
-    }
+    const legs = legsOf(req);
 
     for (const [[fromRole, toRole], network] of legs.flatMap((leg) => networksOf(profile, req).map((net) => [leg, net] as const))) {
       const external = profile.roles[toRole]?.kind === 'external';
@@ -161,7 +145,8 @@ export function planChecks(profile: Profile, nodes: readonly AgentNode[]): Plan 
             const earlier = checks.get(key);
             if (earlier) {
               // A port two requirements share is probed once, under the first, and is required
-              // if either requires it.
+              // if either requires it. They agree on `expect`: the schema refuses a profile whose
+              // requirements disagree on a path they share (checkSharedPaths).
               earlier.required ||= req.required;
               if (!earlier.purpose.includes(req.purpose)) earlier.purpose += `; ${req.purpose}`;
               continue;

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { rolesOf, sharedPath } from './paths.js';
+
+export { rolesOf } from './paths.js';
 
 /** Identifier of a profile format; a profile names the one it is written in. */
 export const PROFILE_FORMAT = 'preflight-profile/1';
@@ -17,9 +20,6 @@ const portRange = z
   }, 'a range runs from a low port to a higher one, within 1-65535');
 
 const roles = z.union([name, z.array(name).min(1)]);
-
-/** The roles a requirement's `from` or `to` names, as a list. */
-export const rolesOf = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
 
 export const roleSchema = z
   .object({
@@ -63,7 +63,7 @@ export const requirementSchema = z
   })
   .strict();
 
-export const profileSchema = z
+const profileBase = z
   .object({
     format: z.literal(PROFILE_FORMAT),
     name,
@@ -80,33 +80,69 @@ export const profileSchema = z
     /** Site questions the report answers from what was measured (AMAG's NEC guide, Appendices A and B). */
     questions: z.array(z.enum(['nec-appendix-a', 'nec-appendix-b'])).optional().describe('site questions the report answers from the measurements'),
   })
-  .strict()
-  .superRefine((profile, ctx) => {
-    const seen = new Set<string>();
-    profile.requirements.forEach((req, index) => {
-      const at = (...path: (string | number)[]) => ['requirements', index, ...path];
-      if (seen.has(req.id)) ctx.addIssue({ code: 'custom', path: at('id'), message: `id "${req.id}" is used twice` });
-      seen.add(req.id);
-      for (const end of ['from', 'to'] as const) {
-        for (const role of rolesOf(req[end]).filter((each) => !(each in profile.roles))) {
-          const known = Object.keys(profile.roles).join(', ');
-          ctx.addIssue({ code: 'custom', path: at(end), message: `role "${role}" is not in roles (${known})` });
-        }
+  .strict();
+
+export const profileSchema = profileBase.superRefine((profile, ctx) => {
+  const seen = new Set<string>();
+  profile.requirements.forEach((req, index) => {
+    const at = (...path: (string | number)[]) => ['requirements', index, ...path];
+    if (seen.has(req.id)) ctx.addIssue({ code: 'custom', path: at('id'), message: `id "${req.id}" is used twice` });
+    seen.add(req.id);
+    for (const end of ['from', 'to'] as const) {
+      for (const role of rolesOf(req[end]).filter((each) => !(each in profile.roles))) {
+        const known = Object.keys(profile.roles).join(', ');
+        ctx.addIssue({ code: 'custom', path: at(end), message: `role "${role}" is not in roles (${known})` });
       }
-      for (const network of req.networks ?? []) {
-        if (!profile.networks || !(network in profile.networks)) {
-          const known = profile.networks ? `networks: ${Object.keys(profile.networks).join(', ')}` : 'the profile declares no networks';
-          ctx.addIssue({ code: 'custom', path: at('networks'), message: `network "${network}" is not declared (${known})` });
-        }
+    }
+    // A role that runs no agent can neither send a probe nor, with `direction: both`, be sent
+    // back from: the planner would have nothing to plan for it, so it is refused here.
+    const external = (role: string) => profile.roles[role]?.kind === 'external';
+    for (const role of rolesOf(req.from).filter(external)) {
+      ctx.addIssue({ code: 'custom', path: at('from'), message: `role ${role} runs no agent: it can only be in \`to\`` });
+    }
+    if (req.direction === 'both') {
+      for (const role of rolesOf(req.to).filter(external)) {
+        ctx.addIssue({ code: 'custom', path: at('direction'), message: `role ${role} runs no agent: it can only be in \`to\` of a one-way requirement` });
       }
-      if (req.protocol === 'icmp' && req.ports) {
-        ctx.addIssue({ code: 'custom', path: at('ports'), message: 'icmp has no ports: remove them' });
+    }
+    for (const network of req.networks ?? []) {
+      if (!profile.networks || !(network in profile.networks)) {
+        const known = profile.networks ? `networks: ${Object.keys(profile.networks).join(', ')}` : 'the profile declares no networks';
+        ctx.addIssue({ code: 'custom', path: at('networks'), message: `network "${network}" is not declared (${known})` });
       }
-      if (req.protocol !== 'icmp' && !req.ports) {
-        ctx.addIssue({ code: 'custom', path: at('ports'), message: `${req.protocol} needs ports` });
-      }
-    });
+    }
+    if (req.protocol === 'icmp' && req.ports) {
+      ctx.addIssue({ code: 'custom', path: at('ports'), message: 'icmp has no ports: remove them' });
+    }
+    if (req.protocol !== 'icmp' && !req.ports) {
+      ctx.addIssue({ code: 'custom', path: at('ports'), message: `${req.protocol} needs ports` });
+    }
   });
+  checkSharedPaths(profile, ctx);
+});
+
+/**
+ * A path two requirements share is probed once (the planner keeps the first), so they must agree
+ * on what it should be: one saying open and the other closed cannot both be honoured.
+ */
+function checkSharedPaths(profile: z.output<typeof profileBase>, ctx: z.RefinementCtx): void {
+  const first = Object.keys(profile.networks ?? {})[0] ?? null;
+  const on = (req: Requirement) => req.networks ?? [first];
+  profile.requirements.forEach((later, index) => {
+    for (const earlier of profile.requirements.slice(0, index)) {
+      if (earlier.expect === later.expect) continue;
+      const path = sharedPath(earlier, on(earlier), later, on(later));
+      if (!path) continue;
+      const what = `${later.protocol}${path.port === null ? '' : `/${path.port}`} ${path.from}->${path.to}${path.network && path.network !== first ? ` on ${path.network}` : ''}`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requirements', index, 'expect'],
+        message: `requirements "${earlier.id}" and "${later.id}" both check ${what}, but "${earlier.id}" expects it ${earlier.expect} and "${later.id}" ${later.expect}: a path is checked once, so they must agree`,
+      });
+      return;
+    }
+  });
+}
 
 /** A profile as validated: defaults filled in. */
 export type Profile = z.infer<typeof profileSchema>;
