@@ -1,4 +1,4 @@
-import { planChecks } from '../plan.js';
+import { checkNodesAgainstProfile, planChecks } from '../plan.js';
 import { loadProfile } from './load.js';
 import { rolesOf } from './schema.js';
 
@@ -46,6 +46,22 @@ describe('vendor profiles, as their documents give them', () => {
       'tcp dmz-standby->main must-be-closed 5481',
       'icmp dmz-standby->main must-be-closed',
     ]);
+  });
+
+  it('clearscada-redundancy: a Main and Standby pair alone is a whole site (002: "with or without Permanent Standby servers")', () => {
+    const profile = loadProfile('clearscada-redundancy');
+    const pair = ['main', 'standby'].map((role) => ({ name: role, role, host: role, port: 7890 }));
+    expect(() => checkNodesAgainstProfile(profile, pair)).not.toThrow();
+    const plan = planChecks(profile, pair);
+    const tested = plan.checks.filter((check) => !check.absentRole).map((check) => check.key);
+    expect(tested).toEqual(['main->standby/tcp/5481', 'standby->main/tcp/5481', 'main->standby/icmp', 'standby->main/icmp']);
+    // Every path of the standbys the site may not have stays in the plan, to be reported not tested.
+    const absent = plan.checks.filter((check) => check.absentRole);
+    expect(new Set(absent.map((check) => check.absentRole))).toEqual(new Set(['permanent-standby', 'dmz-standby']));
+    expect(absent).toHaveLength(13);
+    expect(plan.listeners).toEqual(new Map([['standby', [{ protocol: 'tcp', port: 5481 }]], ['main', [{ protocol: 'tcp', port: 5481 }]]]));
+    // The Main and Standby are not optional.
+    expect(() => checkNodesAgainstProfile(profile, pair.slice(0, 1))).toThrow('needs a node for standby (--node standby=HOST)');
   });
 
   it('platespin (003): discovery, conversion, 3725 both ways, legacy block-based optional', () => {
