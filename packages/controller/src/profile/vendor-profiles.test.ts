@@ -64,6 +64,18 @@ describe('vendor profiles, as their documents give them', () => {
     expect(() => checkNodesAgainstProfile(profile, pair.slice(0, 1))).toThrow('needs a node for standby (--node standby=HOST)');
   });
 
+  // 002 is ClearSCADA's redundancy note, 003 PlateSpin's port note 7920341, 004 Double-Take's
+  // "Firewalls" topic, 001 Symantec's ITMS 8.x article (sources/README.md, and each file's text).
+  it.each([
+    ['clearscada-redundancy', '002_1feb808112be8f5f.txt'],
+    ['platespin', '003_a7e0e83404719d03.txt'],
+    ['double-take', '004_de62bea16143af6c.txt'],
+    ['symantec-itms', '001_06cf43f5e72b391f.txt'],
+  ])('%s: every requirement cites its document, %s, and the table or section', (name, file) => {
+    const profile = loadProfile(name);
+    for (const req of profile.requirements) expect(`${req.id}: ${req.source}`).toMatch(new RegExp(`^${req.id}: ${file.replace('.', '\\.')}, \\S`));
+  });
+
   it('platespin (003): discovery, conversion, 3725 both ways, legacy block-based optional', () => {
     expect(planned('platespin')).toEqual([
       'tcp platespin-server->source optional 22',
