@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
 import { assembleNodes, parseNode, parseTarget, type NodeArgument } from './nodes.js';
+import { outputMode } from './output-mode.js';
 import { expandPorts } from './plan.js';
 import { profileJsonSchema } from './profile/json-schema.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
@@ -33,6 +34,9 @@ function parseFingerprint(text: string): [string, string] {
   return [match[1]!, `SHA256:${match[2]!}`];
 }
 
+/** What the output decision reads from this process: which streams are terminals, and the environment. */
+const terminal = () => ({ stdoutIsTTY: process.stdout.isTTY === true, stderrIsTTY: process.stderr.isTTY === true, env: process.env });
+
 const program = new Command('preflight')
   .description('Checks, before anyone travels, that a site\'s firewalls pass the ports a cluster needs.')
   .version(TOOL_VERSION)
@@ -60,9 +64,9 @@ program
   .option('--engineer <name>', 'who runs the check, for the report')
   .option('--site <name>', 'the customer site, for the report')
   .addOption(new Option('--no-color', 'plain output (also when NO_COLOR is set)'))
-  .action(async (options: Omit<RunCommandOptions, 'color' | 'node'> & { color: boolean; node: NodeArgument[] }) => {
-    const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
-    process.exitCode = await runCommand({ ...options, node: assembleNodes(options.node), color });
+  .action(async (options: Omit<RunCommandOptions, 'color' | 'progress' | 'node'> & { color: boolean; node: NodeArgument[] }) => {
+    const { color, progress } = outputMode({ ...terminal(), colorFlag: options.color, ...(options.json ? { json: options.json } : {}) });
+    process.exitCode = await runCommand({ ...options, node: assembleNodes(options.node), color, progress });
   });
 
 program
@@ -94,7 +98,7 @@ profiles
   .action((name: string) => {
     const profile = loadProfile(name);
     console.log(`${profile.title} (${profile.name} ${profile.version})`);
-    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const { color } = outputMode(terminal());
     const table = new Table({
       head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Expect', 'Required', 'Purpose'],
       style: color ? {} : { head: [], border: [] },

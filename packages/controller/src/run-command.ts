@@ -37,6 +37,8 @@ export type RunCommandOptions = {
   timeout: number;
   concurrency: number;
   color: boolean;
+  /** Draw the progress line on standard error while the run goes on (outputMode decides). */
+  progress: boolean;
   /** Who runs the check and for which site, carried into the report. */
   engineer?: string;
   site?: string;
@@ -70,9 +72,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const listener = options.serve ? await serveAgents(options, nodes, token) : undefined;
 
     const plan = planChecks(profile, nodes);
-    // Progress on a terminal only, and never when standard output carries the JSON.
     const progress = new Progress();
-    const showProgress = progress.enabled && options.json !== '-';
+    const showProgress = options.progress;
     const run = await runPlan(plan, nodes, {
       token,
       timeoutMs: options.timeout,
