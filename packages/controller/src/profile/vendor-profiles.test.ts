@@ -123,6 +123,8 @@ describe('vendor profiles, as their documents give them', () => {
       'tcp internet-gateway->notification-server 4726',
       'tcp notification-server->hierarchy-ns 80,443',
       'tcp hierarchy-ns->notification-server 80,443',
+      // Service Framework (NSDiag) 9086/9988, then Event Console 8500-8503, from a console computer
+      'tcp console->notification-server optional 9086,9988,8500,8501,8502,8503',
       // NS (and SIM on it) to SQL, AD, DNS, mail
       'tcp notification-server->sql-server 1433',
       'udp notification-server->sql-server optional 1434',
@@ -162,7 +164,6 @@ describe('vendor profiles, as their documents give them', () => {
       'tcp unix-agent->internet-gateway optional 443',
       'udp windows-agent->pxe-server optional 67,4011,69',
       'tcp windows-agent->pxe-server optional 4433',
-      'tcp console->notification-server optional 8500,8501,8502,8503',
       'udp windows-agent->notification-server optional 162',
       'udp unix-agent->notification-server optional 162',
       // PPA from the Task Server (AtrsHost): AMT 16992-16995, ASF 623/664, SNMP 161; SSH 22; Virtual Machine Management
