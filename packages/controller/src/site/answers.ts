@@ -185,7 +185,8 @@ export function factRows(servers: readonly NodeOutcome[]): FactRow[] {
     ['OS release', (f) => f.os.release],
     ['Architecture', (f) => f.os.arch],
     ['CPU', (f) => f.cpu.model ?? 'unknown'],
-    ['CPU cores', (f) => String(f.cpu.cores)],
+    // os.cpus() counts logical processors (hardware threads), not physical cores.
+    ['Logical processors', (f) => String(f.cpu.cores)],
     ['Memory', (f) => `${(f.memoryBytes / GIB).toFixed(1)} GiB`],
     ['Disks', (f) => (f.disks ? f.disks.map((disk) => `${disk.mount} ${(disk.sizeBytes / GIB).toFixed(0)} GiB`).join(', ') || 'none' : 'unknown')],
     ['Network addresses (IPv4)', (f) => String(f.interfaces.filter((nic) => nic.family === 'IPv4').length)],
