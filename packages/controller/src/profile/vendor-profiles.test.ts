@@ -78,8 +78,8 @@ describe('vendor profiles, as their documents give them', () => {
 
   it('platespin (003): discovery, conversion, 3725 both ways, legacy block-based optional', () => {
     expect(planned('platespin')).toEqual([
-      'tcp platespin-server->source optional 22',
-      'tcp platespin-server->target optional 22',
+      'tcp platespin-server->source optional 22..65535 (16385)', // SSH 22, WMI's RPC dynamic 49152-65535
+      'tcp platespin-server->target optional 22..65535 (16385)',
       'tcp platespin-server->vmware optional 443',
       'tcp platespin-server->source 135,445,80,443,139',
       'tcp platespin-server->target 135,445,80,443',
@@ -93,6 +93,17 @@ describe('vendor profiles, as their documents give them', () => {
       'icmp source->target optional',
       'icmp target->source optional',
     ]);
+  });
+
+  it('platespin: WMI\'s dynamic RPC ports ("above 1024") are checked as optional, 49152-65535, to source and target', () => {
+    const profile = loadProfile('platespin');
+    const nodes = ['platespin-server', 'source', 'target'].map((role) => ({ name: role, role, host: role, port: 7890 }));
+    const checks = planChecks(profile, nodes).checks.filter((check) => check.requirement === 'wmi-dynamic');
+    for (const to of ['source', 'target']) {
+      const ports = checks.filter((check) => check.to === to).map((check) => check.port);
+      expect(ports).toEqual(Array.from({ length: 16384 }, (_, index) => 49152 + index));
+    }
+    expect(checks.every((check) => check.from === 'platespin-server' && !check.required)).toBe(true);
   });
 
   it('double-take (004): 6320/6325/6326 on TCP and UDP and ICMP both ways; WMI, file share and ESX optional', () => {
