@@ -7,7 +7,7 @@ import {
   type ProbeOrder,
   type ProbeResult,
 } from '@preflight/protocol';
-import { observeError } from './errno.js';
+import { errorCode, observeError } from './errno.js';
 
 /**
  * A TCP probe starts a fresh connection this often until one is answered. A lost SYN costs the
@@ -16,6 +16,16 @@ import { observeError } from './errno.js';
  * probes instead of once in 170 with three attempts.
  */
 export const TCP_ATTEMPT_SPACING_MS = 500;
+
+/**
+ * A connection that has connected but is not yet answered at the deadline gets this long from its
+ * connect before it counts as intercepted. Our listener answers one round trip after the connect
+ * (our line out, its answer back) plus its turn on the receiving agent's event loop, which
+ * thousands of listeners and probes can make longer than the round trip itself; a second covers
+ * both on any path the timeout suits, and bounds a probe at its timeout plus a second. Without
+ * it, a late attempt whose answer is on its way makes an open path read unverified.
+ */
+export const TCP_ANSWER_GRACE_MS = 1000;
 
 /** Outcomes that end a probe at once; `no-answer` waits for the other attempts or the deadline. */
 const isFinal = (observation: ProbeObservation): boolean => observation.kind !== 'no-answer';
@@ -27,6 +37,8 @@ const isFinal = (observation: ProbeObservation): boolean => observation.kind !==
 export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   const sockets = new Set<net.Socket>();
+  /** Connections that connected and await our listener's answer, with when they connected. */
+  const awaiting = new Map<net.Socket, number>();
   const timers: NodeJS.Timeout[] = [];
   let attempts = 0;
   let connected = false;
@@ -57,6 +69,7 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       socket.setNoDelay(true);
       socket.on('connect', () => {
         connected = true;
+        awaiting.set(socket, performance.now());
         rttMs ??= Math.round((performance.now() - attemptStarted) * 100) / 100;
         socket.write(tcpProbeLine(order.nonce));
       });
@@ -74,6 +87,12 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       socket.on('end', () => finish({ kind: 'mismatch', received: printable(received) }));
       socket.on('error', (error) => {
         sockets.delete(socket);
+        // Once connected, something accepted the connection: a reset (or any failure) before a
+        // valid answer is that something ending it, as with a close without an answer. A reset
+        // that arrives before Node has reported the connect fails the connect with ECONNRESET, yet
+        // only an accepted connection can be reset (a refused SYN is ECONNREFUSED).
+        const code = errorCode(error);
+        if (awaiting.delete(socket) || code === 'ECONNRESET') return finish({ kind: 'mismatch', received: printable(received), code });
         const observation = observeError(error);
         if (isFinal(observation)) finish(observation);
       });
@@ -86,14 +105,17 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       if (!settled && next < order.timeoutMs) timers.push(setTimeout(attemptAgain, TCP_ATTEMPT_SPACING_MS));
     };
     attemptAgain();
-    timers.push(
-      setTimeout(
-        // A peer that accepted the connection but never answered is not our listener, or a
-        // proxy holding the connection: that is different from no answer at all.
-        () => finish(connected ? { kind: 'mismatch', received: '' } : { kind: 'no-answer' }),
-        order.timeoutMs,
-      ),
-    );
+    // A peer that accepted the connection but never answered is not our listener, or a proxy
+    // holding the connection: that is different from no answer at all. The latest connection
+    // still waiting is given its grace first, since its answer may be on its way.
+    const silent: ProbeObservation = { kind: 'mismatch', received: '' };
+    const onDeadline = () => {
+      if (!connected) return finish({ kind: 'no-answer' });
+      const graceLeft = Math.max(-Infinity, ...awaiting.values()) + TCP_ANSWER_GRACE_MS - performance.now();
+      if (graceLeft <= 0) return finish(silent);
+      timers.push(setTimeout(() => finish(silent), graceLeft));
+    };
+    timers.push(setTimeout(onDeadline, order.timeoutMs));
   });
 }
 

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { makeNonce, makeRunKey, parseTcpProbeLine, tcpAnswerLine, type ProbeOrder } from '@preflight/protocol';
 import { ListenerSet } from './listeners.js';
-import { probeTcp } from './probe-tcp.js';
+import { probeTcp, TCP_ANSWER_GRACE_MS } from './probe-tcp.js';
 import { probeUdp } from './probe-udp.js';
 
 const HOST = '127.0.0.1';
@@ -114,7 +114,44 @@ describe('probes over real sockets', () => {
       held.forEach((socket) => socket.destroy());
       expect(result.observation).toEqual({ kind: 'mismatch', received: '' });
       expect(result.elapsedMs).toBeGreaterThanOrEqual(550);
+      // The last attempt connected at 500 ms; its grace ends a second later, and no later.
+      expect(result.elapsedMs).toBeLessThan(500 + TCP_ANSWER_GRACE_MS + 300);
     });
+  });
+
+  it.each([
+    ['as soon as it accepts', (socket: net.Socket) => socket.resetAndDestroy()],
+    ['once it has read our line', (socket: net.Socket) => socket.once('data', () => socket.resetAndDestroy())],
+  ])('sees a program that resets the connection %s as a mismatch (intercepted), not a probe error', async (_label, handler) => {
+    await withServer(handler, async (port) => {
+      const result = await probeTcp(order('tcp', port, 3000), runKey, signal);
+      expect(result.observation).toEqual({ kind: 'mismatch', received: '', code: expect.stringMatching(/^(ECONNRESET|EPIPE)$/) });
+      expect(result.elapsedMs).toBeLessThan(500); // a reset after connect ends the probe at once
+    });
+  });
+
+  it('waits for the answer to an attempt that connected just before the deadline', async () => {
+    // The first connection is held in silence; the second, made at 500 ms, is answered 250 ms
+    // later, after the 600 ms deadline: the answer was on its way, so the path is open.
+    const held: net.Socket[] = [];
+    let port = 0;
+    await withServer(
+      (socket) => {
+        held.push(socket);
+        if (held.length < 2) return;
+        socket.once('data', (line: Buffer) => {
+          const answer = tcpAnswerLine(runKey, port, parseTcpProbeLine(line.toString())!);
+          setTimeout(() => socket.end(answer), 250);
+        });
+      },
+      async (serverPort) => {
+        port = serverPort;
+        const result = await probeTcp(order('tcp', port, 600), runKey, signal);
+        held.forEach((socket) => socket.destroy());
+        expect(result).toMatchObject({ observation: { kind: 'verified' }, attempts: 2 });
+        expect(result.elapsedMs).toBeGreaterThanOrEqual(600);
+      },
+    );
   });
 
   it('verifies our UDP listener, which reports the datagram once', async () => {

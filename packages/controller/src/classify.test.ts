@@ -53,6 +53,7 @@ describe('classify', () => {
     ['sender egress filter', makeCheck(), makeEvidence({ kind: 'local-denied', code: 'EPERM' }), 'blocked', 'rejected'],
     ['no answer', makeCheck(), makeEvidence({ kind: 'no-answer' }), 'blocked', 'filtered'],
     ['a proxy answered', makeCheck(), makeEvidence({ kind: 'mismatch', received: 'HTTP/1.1 400' }), 'unverified', 'intercepted'],
+    ['accepted, then reset', makeCheck(), makeEvidence({ kind: 'mismatch', received: '', code: 'ECONNRESET' }), 'unverified', 'intercepted'],
     ['a local probe fault', makeCheck(), makeEvidence({ kind: 'error', code: 'EMFILE', message: 'too many files' }), 'not-tested', 'probe-error'],
     ['port in use', makeCheck(), makeEvidence({ kind: 'mismatch', received: '' }, { listen: { ...bound, state: 'in-use' } }), 'unverified', 'port-in-use'],
     ['privileged port', makeCheck(), makeEvidence({ kind: 'refused', code: 'ECONNREFUSED' }, { listen: { ...bound, state: 'denied' } }), 'unverified', 'permission-denied'],
@@ -81,10 +82,33 @@ describe('classify', () => {
     ['ICMP echo reply', icmp, makeEvidence({ kind: 'verified' }, { listen: undefined }), 'open', 'verified'],
     ['ICMP no reply', icmp, makeEvidence({ kind: 'no-answer' }, { listen: undefined }), 'blocked', 'filtered'],
     ['ICMP prohibited', icmp, makeEvidence({ kind: 'unreachable', code: 'ICMP-PROHIBITED' }, { listen: undefined }), 'blocked', 'rejected'],
+    ['ICMP time exceeded', icmp, makeEvidence({ kind: 'unreachable', code: 'ICMP-TIME-EXCEEDED' }, { listen: undefined }), 'blocked', 'rejected'],
+    ["ICMP refused by the pinger's own firewall", icmp, makeEvidence({ kind: 'local-denied', code: 'EPERM' }, { listen: undefined }), 'blocked', 'rejected'],
+    // ping that could not start (no permission, not installed) says nothing of the path.
+    ['ping may not open its socket', icmp, makeEvidence({ kind: 'error', code: 'PING-NOT-PERMITTED', message: 'x' }, { listen: undefined }), 'not-tested', 'probe-error'],
+    ['ping not installed', icmp, makeEvidence({ kind: 'error', code: 'ENOENT', message: 'x' }, { listen: undefined }), 'not-tested', 'probe-error'],
     ['ICMP, pinger lost after the reply', icmp, makeEvidence({ kind: 'verified' }, { listen: undefined, sender: { state: 'lost', detail: 'x' } }), 'open', 'verified'],
     ['ICMP, pinger lost before', icmp, makeEvidence(undefined, { listen: undefined, sender: { state: 'lost', detail: 'x' } }), 'not-tested', 'agent-lost'],
   ])('%s', (_label, check, evidence, status, reason) => {
     expect(classify(check, evidence)).toMatchObject({ status, reason });
+  });
+
+  it.each<[string, ProbeObservation, string]>([
+    ['a reset after connect', { kind: 'mismatch', received: '', code: 'ECONNRESET' }, 'connected, then reset (ECONNRESET) before any answer of ours: a firewall proxy or another program holds the path'],
+    ['a reset after a partial banner', { kind: 'mismatch', received: 'HTTP/1.', code: 'ECONNRESET' }, 'connected, then reset (ECONNRESET) before any answer of ours (it had sent "HTTP/1."): a firewall proxy or another program holds the path'],
+    ['the sender\'s own firewall', { kind: 'local-denied', code: 'EPERM' }, "the sender's own firewall refused to send (EPERM)"],
+    ['ICMP time exceeded', { kind: 'unreachable', code: 'ICMP-TIME-EXCEEDED' }, 'ICMP time exceeded in transit (a routing loop, or more hops than the TTL allows)'],
+  ])('says what it saw: %s', (_label, observation, detail) => {
+    expect(classify(makeCheck(), makeEvidence(observation)).detail).toBe(detail);
+  });
+
+  it('says what to fix when ping could not run', () => {
+    const seen: ProbeObservation = { kind: 'error', code: 'PING-NOT-PERMITTED', message: 'ping may not open its ICMP socket: run the agent as root' };
+    expect(classify(icmp, makeEvidence(seen, { listen: undefined }))).toEqual({
+      status: 'not-tested',
+      reason: 'probe-error',
+      detail: 'a could not probe: PING-NOT-PERMITTED ping may not open its ICMP socket: run the agent as root',
+    });
   });
 
   it('keeps what a probe saw of a port it could not verify', () => {

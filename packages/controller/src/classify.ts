@@ -143,6 +143,12 @@ function evidenceOf(seen: ProbeObservation, protocol: PlannedCheck['protocol']):
   }
 }
 
+/**
+ * How a check's detail begins when the sender's own firewall refused to send: the report keeps
+ * no observation, so remediation reads this to put the rule on the sender, outbound.
+ */
+export const SENDER_REFUSED = "the sender's own firewall refused to send";
+
 /** What the sender saw, in words. */
 export function describe(seen: ProbeObservation): string {
   switch (seen.kind) {
@@ -151,13 +157,19 @@ export function describe(seen: ProbeObservation): string {
     case 'answered':
       return seen.what;
     case 'mismatch':
+      if (seen.code) {
+        const ended = seen.code === 'ECONNRESET' || seen.code === 'EPIPE' ? 'reset' : 'failed';
+        return `connected, then ${ended} (${seen.code}) before any answer of ours${seen.received ? ` (it had sent "${seen.received}")` : ''}`;
+      }
       return seen.received ? `connected, but the answer was not ours ("${seen.received}")` : 'connected, but nothing answered the handshake';
     case 'refused':
       return 'refused (TCP reset or ICMP port unreachable)';
     case 'unreachable':
-      return `ICMP destination unreachable (${seen.code})`;
+      return seen.code === 'ICMP-TIME-EXCEEDED'
+        ? 'ICMP time exceeded in transit (a routing loop, or more hops than the TTL allows)'
+        : `ICMP destination unreachable (${seen.code})`;
     case 'local-denied':
-      return `the sender's own firewall refused to send (${seen.code})`;
+      return `${SENDER_REFUSED} (${seen.code})`;
     case 'no-answer':
       return 'no answer';
     case 'error':

@@ -33,18 +33,21 @@ export type ListenResult = z.infer<typeof listenResultSchema>;
  *   (ICMP) the peer answered an echo request.
  * - `answered`: a target that runs no agent answered as its service should (TCP connection
  *   accepted, a DNS response, an NTP response); `what` says what came back.
- * - `mismatch`: TCP connected, but what answered did not prove itself to be our listener.
+ * - `mismatch`: TCP connected, but what answered did not prove itself to be our listener: it
+ *   sent something else, closed, stayed silent, or the connection failed (`code`: ECONNRESET
+ *   for a reset).
  * - `refused`: TCP reset, or ICMP port unreachable (ECONNREFUSED).
- * - `unreachable`: ICMP host, network or administratively prohibited.
+ * - `unreachable`: ICMP host, network or administratively prohibited, or (ping) time exceeded.
  * - `local-denied`: the sender's own OS refused to send (its egress firewall: EPERM/EACCES).
  * - `no-answer`: nothing came back before the timeout. For UDP this is not a verdict: the
  *   receiver's report over its control channel decides.
- * - `error`: a local fault that says nothing about the path (EADDRNOTAVAIL, EMFILE).
+ * - `error`: a local fault that says nothing about the path (EADDRNOTAVAIL, EMFILE, a ping that
+ *   could not start); `message` says what to fix.
  */
 export const probeObservationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('verified') }),
   z.object({ kind: z.literal('answered'), what: z.string() }),
-  z.object({ kind: z.literal('mismatch'), received: z.string() }),
+  z.object({ kind: z.literal('mismatch'), received: z.string(), code: z.string().optional() }),
   z.object({ kind: z.literal('refused'), code: z.string() }),
   z.object({ kind: z.literal('unreachable'), code: z.string() }),
   z.object({ kind: z.literal('local-denied'), code: z.string() }),
