@@ -39,7 +39,7 @@ const BETWEEN_SERVERS = [
   'udp/29106', // NEC Windows heartbeat: not in Appendix D, recommended
   'tcp/49107', // G4S Flashnet / device discovery: optional
   'udp/49107',
-  'icmp/null', // NEC: ICMP between the servers, recommended
+  'icmp/null', // NEC: ICMP between the servers must be open
 ];
 
 /** Heartbeat, mirror and ICMP: also on the interconnect / mirror-disk-connect LAN. */
@@ -65,7 +65,7 @@ describe('profiles/nec-symmetry.yaml', () => {
   const profile = load();
 
   it('is a valid profile: the two cluster servers, the optional comm server and client, and the targets that run no agent', () => {
-    expect(profile).toMatchObject({ format: 'preflight-profile/1', name: 'nec-symmetry', version: '1.0.0' });
+    expect(profile).toMatchObject({ format: 'preflight-profile/1', name: 'nec-symmetry', version: '1.1.0' });
     const kinds = Object.fromEntries(Object.entries(profile.roles).map(([name, role]) => [name, `${role.kind}${role.optional ? '?' : ''}`]));
     expect(kinds).toEqual({
       primary: 'agent',
@@ -84,13 +84,15 @@ describe('profiles/nec-symmetry.yaml', () => {
     expect(withStandIns).toEqual(EXPECTED);
   });
 
-  it('checks client messaging between the servers and a client or comm server, and the comm server to the panels', () => {
+  it('checks client messaging and MSMQ between the servers and a client or comm server, and the comm server to the panels', () => {
     const all = [...nodes, server('comm-server'), server('client')];
     const extra = expand(profile, all).filter((entry) => !EXPECTED.includes(entry));
     expect(extra).toEqual(
       [
         ...['client', 'comm-server'].flatMap((end) =>
-          ['primary', 'secondary'].flatMap((srv) => [`tcp/12090 ${end}->${srv}`, `tcp/12090 ${srv}->${end}`]),
+          ['primary', 'secondary'].flatMap((srv) =>
+            ['tcp/12090', 'tcp/1801', 'udp/1801'].flatMap((port) => [`${port} ${end}->${srv}`, `${port} ${srv}->${end}`]),
+          ),
         ),
         'tcp/3001 comm-server->field-panel',
         'tcp/49107 comm-server->field-panel',
@@ -105,7 +107,7 @@ describe('profiles/nec-symmetry.yaml', () => {
     }
   });
 
-  it('marks as optional only the conditional rows, MSMQ ping and the heartbeat', () => {
+  it('marks as optional only the conditional rows, MSMQ ping, the heartbeat and MSMQ to clients', () => {
     const optional = profile.requirements
       .filter((req) => !req.required)
       .map((req) => `${req.id} ${req.protocol}/${(req.ports ?? []).join(',')}`);
@@ -114,18 +116,27 @@ describe('profiles/nec-symmetry.yaml', () => {
       'file-sharing-udp udp/137',
       'msmq-ping udp/3527',
       'nec-heartbeat udp/29106',
-      'nec-icmp icmp/',
       'flashnet-discovery-tcp tcp/49107',
       'flashnet-discovery-udp udp/49107',
+      'msmq-tcp-clients tcp/1801',
+      'msmq-udp-clients udp/1801',
       'panel-discovery tcp/49107',
     ]);
     for (const req of profile.requirements.filter((r) => !r.required)) expect(req.note).toBeTruthy();
   });
 
+  it('says the heartbeat is recommended where the report shows it (its purpose), and requires ICMP, which NEC says must be open', () => {
+    const byId = (id: string) => profile.requirements.find((req) => req.id === id);
+    expect(byId('nec-heartbeat')).toMatchObject({ required: false, purpose: expect.stringMatching(/, recommended by NEC$/) });
+    expect(byId('nec-icmp')).toMatchObject({ required: true, networks: ['public', 'interconnect'] });
+    // Only the heartbeat is called recommended: the "(if used)" rows are plain optional.
+    expect(profile.requirements.filter((req) => /recommended/.test(req.purpose)).map((req) => req.id)).toEqual(['nec-heartbeat']);
+  });
+
   it('keeps 445/tcp and 137/udp required where another row requires them, as the planner sees it', () => {
-    const checks = planChecks(profile, nodes).checks;
+    const checks = planChecks(profile, nodes).checks.filter((check) => !check.absentRole);
     const optional = [...new Set(checks.filter((check) => !check.required).map((check) => `${check.protocol}/${check.port}`))];
-    expect(optional.sort()).toEqual(['icmp/null', 'tcp/139', 'tcp/49107', 'udp/29106', 'udp/3527', 'udp/49107']);
+    expect(optional.sort()).toEqual(['tcp/139', 'tcp/49107', 'udp/29106', 'udp/3527', 'udp/49107']);
     expect(checks.find((check) => check.key === 'primary->secondary/tcp/445')).toMatchObject({ requirement: 'symmetry-registry', required: true });
     expect(checks.find((check) => check.key === 'secondary->primary/udp/137')).toMatchObject({ requirement: 'netbios-ns', required: true });
   });
