@@ -99,7 +99,7 @@ function failures(report: Report): Html {
 <h3>${check.from} → ${check.to}: ${whatText(check)}${check.network ? ` on ${check.network}` : ''}, <span class="bad">${statusText(check)}</span>${check.expect === 'closed' ? ' (must be closed, but is open)' : ''}${check.required ? '' : ' (optional)'}</h3>
 <p>${check.purpose} (requirement <code>${check.requirement}</code>). Seen: ${check.detail}.</p>
 <p><b>For the network team:</b> ${networkRule(fix)}.</p>
-<p><b>On ${check.to}</b>, in an elevated PowerShell:</p>
+<p><b>On ${fix.server.name}</b>, in an elevated PowerShell:</p>
 <pre>${powershellCommand(fix)}</pre>${caveat ? html`\n<p class="warn">${caveat}.</p>` : ''}
 </div>`;
   })}`;

@@ -59,7 +59,7 @@ function failuresSection(report: Report): string[] {
     out.push(`### ${md(check.from)} → ${md(check.to)}: ${whatText(check)}${check.network ? ` on ${md(check.network)}` : ''}, ${md(statusText(check))}${must}${check.required ? '' : ' (optional)'}`, '');
     out.push(`${md(check.purpose)} (requirement ${code(check.requirement)}). Seen: ${md(check.detail)}.`, '');
     out.push(`For the network team: ${md(networkRule(fix))}.`, '');
-    out.push(`On ${md(check.to)}, in an elevated PowerShell:`, '', ...codeBlock('powershell', powershellCommand(fix)), '');
+    out.push(`On ${md(fix.server.name)}, in an elevated PowerShell:`, '', ...codeBlock('powershell', powershellCommand(fix)), '');
     if (caveat) out.push(`${md(caveat)}.`, '');
   }
   return out;

@@ -68,6 +68,32 @@ describe('remediate', () => {
       "New-NetFirewallRule -DisplayName 'preflight dns udp/53 from primary' -Direction Inbound -Protocol UDP -LocalPort 53 -RemoteAddress '10.1.1.11' -Action Allow",
       'ALLOW UDP 53 from primary (10.1.1.11) to dns-server (10.1.1.53), one way: primary → dns-server, inbound on dns-server',
     ],
+    // The sender's own firewall refused to send (EPERM on the send): nothing left it, so the rule
+    // is outbound on the sender, and the network team is told it is that host's firewall.
+    [
+      "a datagram the sender's own firewall refused: outbound on the sender",
+      { key: 'primary->secondary/udp/3527', protocol: 'udp', port: 3527, requirement: 'msmq-ping', reason: 'rejected', detail: "the sender's own firewall refused to send (EPERM)" },
+      "New-NetFirewallRule -DisplayName 'preflight msmq-ping udp/3527 to secondary' -Direction Outbound -Protocol UDP -RemotePort 3527 -RemoteAddress '10.1.1.12' -Action Allow",
+      "ALLOW UDP 3527 from primary (10.1.1.11) to secondary (10.1.1.12), one way: primary → secondary, outbound on primary, on the public network: it is primary's own host firewall that refused to send (nothing reached the network)",
+    ],
+    [
+      "an echo request the pinger's own firewall refused, on the interconnect",
+      { key: 'secondary->primary/icmp@interconnect', protocol: 'icmp', port: null, from: 'secondary', to: 'primary', network: 'interconnect', requirement: 'icmp-echo', reason: 'rejected', detail: "the sender's own firewall refused to send (EACCES)" },
+      "New-NetFirewallRule -DisplayName 'preflight icmp-echo icmp to primary' -Direction Outbound -Protocol ICMPv4 -IcmpType 8 -RemoteAddress '192.168.10.11' -Action Allow",
+      "ALLOW ICMP echo from secondary (192.168.10.12) to primary (192.168.10.11), one way: secondary → primary, outbound on secondary, on the interconnect network: it is secondary's own host firewall that refused to send (nothing reached the network)",
+    ],
+    [
+      "a TCP connection the sender's own firewall refused",
+      { reason: 'rejected', detail: "the sender's own firewall refused to send (EPERM)" },
+      "New-NetFirewallRule -DisplayName 'preflight msmq tcp/1801 to secondary' -Direction Outbound -Protocol TCP -RemotePort 1801 -RemoteAddress '10.1.1.12' -Action Allow",
+      "ALLOW TCP 1801 from primary (10.1.1.11) to secondary (10.1.1.12), one way: primary → secondary, outbound on primary, on the public network: it is primary's own host firewall that refused to send (nothing reached the network)",
+    ],
+    [
+      'a reset from the path: still inbound on the receiver',
+      { reason: 'rejected', detail: 'refused (TCP reset or ICMP port unreachable)' },
+      "New-NetFirewallRule -DisplayName 'preflight msmq tcp/1801 from primary' -Direction Inbound -Protocol TCP -LocalPort 1801 -RemoteAddress '10.1.1.11' -Action Allow",
+      'ALLOW TCP 1801 from primary (10.1.1.11) to secondary (10.1.1.12), one way: primary → secondary, inbound on secondary, on the public network',
+    ],
   ])('%s', (_label, fields, powershell, rule) => {
     const [fix] = remediate(reportWith([makeCheck(fields)]));
     expect(fix && [powershellCommand(fix), networkRule(fix), addressCaveat(fix)]).toEqual([powershell, rule, null]);
@@ -82,6 +108,23 @@ describe('remediate', () => {
       makeCheck({ key: 'e' }),
     ]);
     expect(remediate(report).map((fix) => fix.key)).toEqual(['e']);
+  });
+
+  it('says which server takes the rule: the receiver inbound, the sender outbound where its own firewall refused', () => {
+    const refused = { reason: 'rejected', detail: "the sender's own firewall refused to send (EPERM)" } as const;
+    const fixes = remediate(reportWith([makeCheck({ key: 'in' }), makeCheck({ key: 'out', ...refused })]));
+    expect(fixes.map((fix) => [fix.key, fix.direction, fix.server])).toEqual([
+      ['in', 'inbound', { name: 'secondary', address: '10.1.1.12' }],
+      ['out', 'outbound', { name: 'primary', address: '10.1.1.11' }],
+    ]);
+  });
+
+  it('names the receiver, not the sender, when the outbound rule\'s remote address is a name', () => {
+    const refused = { reason: 'rejected', detail: "the sender's own firewall refused to send (EPERM)" } as const;
+    const report = reportWith([makeCheck(refused)], (each) => {
+      each.nodes = each.nodes.map((node) => (node.name === 'secondary' ? { ...node, host: 'symapp2.corp.example.com' } : node));
+    });
+    expect(addressCaveat(remediate(report)[0]!)).toBe("-RemoteAddress takes an address, not a name: put secondary's address in place of symapp2.corp.example.com");
   });
 
   it('pings over IPv6 as ICMPv6 type 128', () => {
