@@ -111,6 +111,37 @@ describe('preflight report', () => {
   });
 });
 
+describe('preflight profiles', () => {
+  it('list names the five built-in profiles, each with its title, version and number of requirements', async () => {
+    const result = await runNode(PREFLIGHT, ['profiles', 'list']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const names = result.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0]);
+    expect(names).toEqual(['clearscada-redundancy', 'double-take', 'nec-symmetry', 'platespin', 'symantec-itms']);
+    expect(result.stdout).toMatch(/^nec-symmetry +AMAG Symmetry SMS on an NEC ExpressCluster pair \(version \d+\.\d+\.\d+, \d+ requirements\)$/m);
+  });
+
+  it('show gives each requirement with its port, and the source document and section it comes from, and its note', async () => {
+    const result = await runNode(PREFLIGHT, ['profiles', 'show', 'nec-symmetry']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^AMAG Symmetry SMS on an NEC ExpressCluster pair \(nec-symmetry \d/);
+    expect(result.stdout).toMatch(/│ msmq-tcp +│ tcp +│ 1801 +│ primary +│ secondary +│ both +│ open +│ yes +│/);
+    expect(result.stdout).toMatch(/^ {2}msmq-tcp +000_f072ccf0c52f8061\.txt, Appendix D, Standard Ports for General Microsoft Software, MSMQ 1801 TCP & UDP$/m);
+    expect(result.stdout).toMatch(/^ +note: TCP 1801 is the one port two queue servers need/m);
+    expect(result.stdout).not.toContain('\u001b[');
+  });
+
+  it('show takes a profile file by path, and says which profiles there are for an unknown name (exit 2)', async () => {
+    const byPath = await runNode(PREFLIGHT, ['profiles', 'show', path.join('profiles', 'clearscada-redundancy.yaml')]);
+    expect(byPath.code).toBe(0);
+    expect(byPath.stdout).toMatch(/^ {2}partner-sync +002_1feb808112be8f5f\.txt, Summary of Port Usage, TCP 5481/m);
+    const unknown = await runNode(PREFLIGHT, ['profiles', 'show', 'no-such-profile']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Built-in profiles: clearscada-redundancy, double-take, nec-symmetry, platespin, symantec-itms');
+  });
+});
+
 describe('preflight-agent', () => {
   it('says why it cannot listen and exits 2', async () => {
     const result = await runNode(PREFLIGHT_AGENT, ['--listen', '127.0.0.1:99999']);

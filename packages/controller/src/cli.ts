@@ -1,12 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import Table from 'cli-table3';
 import { PreflightError } from './errors.js';
 import { assembleNodes, parseNode, parseTarget, type NodeArgument } from './nodes.js';
 import { outputMode } from './output-mode.js';
-import { expandPorts } from './plan.js';
 import { profileJsonSchema } from './profile/json-schema.js';
 import { listBuiltinProfiles, loadProfile } from './profile/load.js';
-import { rolesOf } from './profile/schema.js';
+import { renderProfile, renderProfileLine } from './profile/show.js';
 import { reportCommand, type ReportFormat } from './report-command.js';
 import { DEFAULTS, runCommand, type RunCommandOptions } from './run-command.js';
 import { TOOL_VERSION } from './version.js';
@@ -81,10 +79,7 @@ profiles
   .command('list')
   .description('list the built-in profiles')
   .action(() => {
-    for (const name of listBuiltinProfiles()) {
-      const profile = loadProfile(name);
-      console.log(`${name.padEnd(24)} ${profile.title} (version ${profile.version}, ${profile.requirements.length} requirements)`);
-    }
+    for (const name of listBuiltinProfiles()) console.log(renderProfileLine(name, loadProfile(name)));
   });
 profiles
   .command('schema')
@@ -94,28 +89,9 @@ profiles
   });
 profiles
   .command('show <name|path>')
-  .description('show a profile\'s requirements')
+  .description('show a profile\'s requirements, with the source and note of each')
   .action((name: string) => {
-    const profile = loadProfile(name);
-    console.log(`${profile.title} (${profile.name} ${profile.version})`);
-    const { color } = outputMode(terminal());
-    const table = new Table({
-      head: ['Id', 'Proto', 'Ports', 'From', 'To', 'Dir', 'Expect', 'Required', 'Purpose'],
-      style: color ? {} : { head: [], border: [] },
-      wordWrap: true,
-      colWidths: [22, 7, 14, 14, 14, 9, 8, 10, 40],
-    });
-    const networks = Object.keys(profile.networks ?? {});
-    const roleText = (roles: string | string[]) => rolesOf(roles).map((role) => (profile.roles[role]?.optional ? `${role}?` : role)).join(', ');
-    for (const req of profile.requirements) {
-      const on = networks.length > 1 ? ` [${(req.networks ?? networks.slice(0, 1)).join(', ')}]` : '';
-      const ports = req.ports ? `${req.ports.join(', ')}${expandPorts(req.ports).length > 1 ? ` (${expandPorts(req.ports).length})` : ''}` : '';
-      table.push([req.id, req.protocol, ports, roleText(req.from), roleText(req.to), req.direction, req.expect, req.required ? 'yes' : 'optional', req.purpose + on]);
-    }
-    console.log(table.toString());
-    const optional = Object.keys(profile.roles).filter((role) => profile.roles[role]?.optional);
-    if (optional.length > 0) console.log(`role?: optional; without --node for it, its checks are reported as not tested (${optional.join(', ')})`);
-    if (networks.length > 1) console.log(`[networks]: where a path is checked; --node ROLE=HOST is on ${networks[0]}, give the others with --node ROLE@NETWORK=HOST`);
+    process.stdout.write(renderProfile(loadProfile(name), { color: outputMode(terminal()).color }));
   });
 
 try {
