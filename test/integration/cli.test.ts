@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PREFLIGHT, PREFLIGHT_AGENT, runNode } from '../support/cli.js';
-import { freePort } from '../support/agents.js';
+import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode, type Finished } from '../support/cli.js';
+import { canBind, freePort } from '../support/agents.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-cli-'));
 
@@ -109,6 +110,87 @@ describe('preflight report', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('name the file .html or .md');
   });
+});
+
+/** A TCP port free on both addresses `--local` gives its two agents, found by binding port 0. */
+async function freeLocalPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort('127.0.0.1');
+    if (port >= 1024 && (await canBind('127.0.0.2', port))) return port;
+  }
+}
+
+/** util-linux `script`: runs a command on a pseudo-terminal, as an engineer's shell would. */
+const SCRIPT = '/usr/bin/script';
+
+/**
+ * Runs the built CLI on a terminal (standard output and error both a pty; what it wrote comes
+ * back in `stdout`, with the terminal's CR LF made LF), in an environment without NO_COLOR
+ * unless `env` sets it.
+ */
+function runOnTerminal(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+  const { NO_COLOR: _unset, ...inherited } = process.env;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(SCRIPT, ['-q', '-e', '-c', [process.execPath, PREFLIGHT, ...args].map(quote).join(' '), '/dev/null'], {
+      cwd: REPO,
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout: stdout.replace(/\r\n/g, '\n'), stderr, ms: performance.now() - started }));
+  });
+}
+
+/** An SGR sequence: what colours (or bolds) text on a terminal. */
+const SGR = /\u001b\[[0-9;]*m/;
+
+describe('preflight run: what standard output carries, on a terminal and off it', () => {
+  it('--json - writes the JSON report alone to standard output: preflight-report/2, one check per direction', async () => {
+    const port = await freeLocalPort();
+    const result = await runNode(PREFLIGHT, ['run', '--local', '--ports', `tcp:${port}`, '--json', '-']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    // JSON.parse refuses anything before or after the one value: no table, no summary line.
+    const report = JSON.parse(result.stdout);
+    expect(result.stdout).toBe(`${JSON.stringify(report, null, 2)}\n`);
+    expect(report).toMatchObject({ format: 'preflight-report/2', summary: { checks: 2, open: 2, exitCode: 0 } });
+    expect(report.checks.map((check: { key: string; status: string; reason: string }) => [check.key, check.status, check.reason])).toEqual([
+      [`local1->local2/tcp/${port}`, 'open', 'verified'],
+      [`local2->local1/tcp/${port}`, 'open', 'verified'],
+    ]);
+  });
+
+  // Without `script` the terminal cases skip, saying why; in CI they run, and fail.
+  const onTerminal = existsSync(SCRIPT) || process.env.CI ? it : it.skip;
+  if (!existsSync(SCRIPT)) console.warn(`skipping the terminal cases: ${SCRIPT} is not installed (util-linux)`);
+
+  onTerminal('colours the table on a terminal, and not with NO_COLOR or --no-color', async () => {
+    const port = await freeLocalPort();
+    const args = ['run', '--local', '--ports', `tcp:${port}`];
+    const [coloured, noColor, flag] = [await runOnTerminal(args), await runOnTerminal(args, { NO_COLOR: '1' }), await runOnTerminal([...args, '--no-color'])];
+    for (const result of [coloured, noColor, flag]) {
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('PASS: every required check is open');
+    }
+    // The witness that the terminal is real: without it, the other two could not fail.
+    expect(coloured.stdout).toMatch(SGR);
+    expect(noColor.stdout).not.toMatch(SGR);
+    expect(flag.stdout).not.toMatch(SGR);
+  }, 60_000);
+
+  onTerminal('--json - on a terminal still writes the JSON alone: no table, no colour, no progress line', async () => {
+    const port = await freeLocalPort();
+    const result = await runOnTerminal(['run', '--local', '--ports', `tcp:${port}`, '--json', '-']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/\u001b/);
+    expect(JSON.parse(result.stdout)).toMatchObject({ format: 'preflight-report/2', summary: { checks: 2, open: 2 } });
+  }, 30_000);
 });
 
 describe('preflight profiles', () => {
