@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 
 /** A TLS identity: what the agent's control port (or a --serve controller) presents, and the fingerprint its peer pins. */
 export type TlsIdentity = { cert: string; key: string; fingerprint: string; source: 'given' | 'stored' | 'created' };
@@ -40,6 +39,9 @@ export async function loadTlsIdentity(options: { certFile?: string; keyFile?: st
     return { cert, key: readFileSync(keyFile, 'utf8'), fingerprint: fingerprintOf(cert), source: 'stored' };
   }
   const notAfterDate = new Date(Date.now() + SELF_SIGNED_DAYS * 24 * 3600 * 1000);
+  // Loaded only to make a certificate, once per machine: held for the agent's whole life it would
+  // cost every run about 10 MB of resident memory for code that never runs again.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: `preflight-${role} ${os.hostname()}` }], {
     keyType: 'ec',
     curve: 'P-256',
