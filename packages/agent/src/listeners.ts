@@ -3,6 +3,7 @@ import net from 'node:net';
 import pLimit from 'p-limit';
 import {
   MAX_HANDSHAKE_BYTES,
+  MAX_RUN_LISTENS,
   parseTcpProbeLine,
   parseUdpProbeDatagram,
   tcpAnswerLine,
@@ -14,8 +15,22 @@ import {
 import { errorCode } from './errno.js';
 import { findPortHolders } from './port-holders.js';
 
-/** How long a TCP listener waits for a prober's line before dropping the connection. */
-const HANDSHAKE_TIMEOUT_MS = 5000;
+/**
+ * How long a connection to a TCP listener may stay open in all, counted from its accept: a prober
+ * sends its line at once and closes once answered, so this is loss's retransmissions with room to
+ * spare. Absolute, not an idle timeout, so a peer that trickles a byte now and then is still cut.
+ */
+const HANDSHAKE_DEADLINE_MS = 5000;
+
+/**
+ * Connections one TCP listener holds open at once; beyond it new ones are dropped as they arrive.
+ * A prober holds one or two (the next attempt before the answered one closes), so a dozen senders
+ * on one port stay far below it, while a flood of one port cannot take the agent's files.
+ */
+const MAX_SOCKETS_PER_LISTENER = 128;
+
+/** The sweep of expired connections waits this much past the first deadline, to take a burst at once. */
+const SWEEP_SLACK_MS = 250;
 
 /** Binds under way at once: enough to open thousands of ports in well under a second. */
 const BIND_CONCURRENCY = 256;
@@ -25,12 +40,47 @@ const MAX_REMEMBERED_NONCES = 4096;
 
 type Listener = { close(): Promise<void> };
 
+/** What a run's listeners may hold; the defaults are the agent's, tests shorten them. */
+export type ListenerLimits = {
+  /** Listeners open at once: the capacity the agent stated when the controller authenticated. */
+  capacity: number;
+  /** Listeners the run may open in all, each round's counted again. */
+  maxListens: number;
+  handshakeDeadlineMs: number;
+  maxSocketsPerListener: number;
+};
+
+const DEFAULT_LIMITS: ListenerLimits = {
+  capacity: Infinity,
+  maxListens: MAX_RUN_LISTENS,
+  handshakeDeadlineMs: HANDSHAKE_DEADLINE_MS,
+  maxSocketsPerListener: MAX_SOCKETS_PER_LISTENER,
+};
+
+/** A listen request refused whole, before any of it was bound: it would pass one of the run's limits. */
+export class ListenerLimitError extends Error {
+  readonly code = 'limit-exceeded';
+}
+
+const idOf = (spec: ListenSpec) => `${spec.protocol}/${spec.port}`;
+
 /**
  * The temporary listeners of one run. Each answers the probe handshake under the run key; UDP
  * listeners also report every genuine probe to `onUdpReceived`. `closeAll` releases every port.
  */
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
+  /** Binds under way, by id: they count against the capacity before they finish. */
+  private readonly opening = new Map<string, Promise<ListenResult>>();
+  /** Listens granted so far, against `maxListens`. */
+  private listens = 0;
+  /**
+   * Every open connection to a TCP listener, with its deadline, oldest first: one sweep timer for
+   * the whole run cuts them, so a listener costs no timer of its own.
+   */
+  private readonly accepted = new Map<net.Socket, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly limits: ListenerLimits;
   /** Set once the run has ended: a bind that finishes later is closed at once. */
   private closed = false;
 
@@ -38,16 +88,42 @@ export class ListenerSet {
     private readonly host: string,
     private readonly runKey: string,
     private readonly onUdpReceived: (message: UdpReceivedMessage) => void,
-  ) {}
+    limits: Partial<ListenerLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
 
   get size(): number {
     return this.listeners.size;
   }
 
-  /** Opens each listener not already open; never throws for a port it cannot have. */
+  /**
+   * Opens each listener not already open; never throws for a port it cannot have. Rejects with
+   * ListenerLimitError, binding none of them, when the request would hold more listeners at once
+   * than the capacity, or open more in all than the run may.
+   */
   async open(specs: readonly ListenSpec[]): Promise<ListenResult[]> {
+    const fresh = [...new Map(specs.map((spec) => [idOf(spec), spec])).entries()].filter(([id]) => !this.listeners.has(id) && !this.opening.has(id));
+    // Checked and reserved before the first await, so two requests at once cannot both pass.
+    const held = this.listeners.size + this.opening.size;
+    const { capacity, maxListens } = this.limits;
+    if (held + fresh.length > capacity) {
+      throw new ListenerLimitError(
+        `refused: ${fresh.length} more listeners would make ${held + fresh.length} at once, and this agent holds at most ${capacity} ` +
+          `(its --max-listeners or file limit, as it said when the controller authenticated); release a round's listeners first`,
+      );
+    }
+    if (this.listens + fresh.length > maxListens) {
+      throw new ListenerLimitError(`refused: a run may open at most ${maxListens} listeners in all, and this one has opened ${this.listens}`);
+    }
+    this.listens += fresh.length;
     const limit = pLimit(BIND_CONCURRENCY);
-    const results = await Promise.all(specs.map((spec) => limit(() => this.openOne(spec))));
+    for (const [id, spec] of fresh) {
+      const opened = limit(() => this.openOne(spec)).finally(() => this.opening.delete(id));
+      this.opening.set(id, opened);
+    }
+    // A spec named twice, or already open, shares the one bind (or is bound already).
+    const results = await Promise.all(specs.map((spec) => this.opening.get(idOf(spec)) ?? ({ ...spec, state: 'bound' } as const)));
     const taken = results.filter((result) => result.state === 'in-use');
     if (taken.length === 0) return results;
     const holders = await findPortHolders(this.host, taken);
@@ -71,6 +147,8 @@ export class ListenerSet {
 
   async closeAll(): Promise<number> {
     this.closed = true;
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((listener) => listener.close()));
@@ -78,8 +156,7 @@ export class ListenerSet {
   }
 
   private async openOne(spec: ListenSpec): Promise<ListenResult> {
-    const id = `${spec.protocol}/${spec.port}`;
-    if (this.listeners.has(id)) return { ...spec, state: 'bound' };
+    const id = idOf(spec);
     try {
       const listener =
         spec.protocol === 'tcp' ? await this.listenTcp(spec.port) : await this.listenUdp(spec.port);
@@ -102,8 +179,11 @@ export class ListenerSet {
     const server = net.createServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+      this.watch(socket);
       this.answerTcp(socket, port);
     });
+    // Beyond this, Node closes each new connection as it is accepted.
+    server.maxConnections = this.limits.maxSocketsPerListener;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.host, port, exclusive: true }, () => {
@@ -122,16 +202,41 @@ export class ListenerSet {
 
   private answerTcp(socket: net.Socket, port: number): void {
     let received = '';
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       received += chunk.toString('latin1');
       const newline = received.indexOf('\n');
       if (newline < 0 && received.length < MAX_HANDSHAKE_BYTES) return;
+      socket.off('data', onData); // one line is all a listener reads
       const nonce = parseTcpProbeLine(received.slice(0, newline < 0 ? undefined : newline));
       if (nonce) socket.end(tcpAnswerLine(this.runKey, port, nonce));
       else socket.destroy();
-    });
+    };
+    socket.on('data', onData);
+  }
+
+  /** Gives an accepted connection its deadline; the run's one sweep timer cuts it then. */
+  private watch(socket: net.Socket): void {
+    this.accepted.set(socket, performance.now() + this.limits.handshakeDeadlineMs);
+    socket.once('close', () => this.accepted.delete(socket));
+    if (!this.sweeper) this.armSweeper();
+  }
+
+  private armSweeper(): void {
+    const first = this.accepted.values().next();
+    this.sweeper = first.done ? undefined : setTimeout(() => this.sweep(), Math.max(0, first.value - performance.now()) + SWEEP_SLACK_MS);
+    this.sweeper?.unref();
+  }
+
+  /** Cuts every connection past its deadline: they were accepted in deadline order, so the oldest come first. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const [socket, deadline] of this.accepted) {
+      if (deadline > now) break;
+      this.accepted.delete(socket);
+      socket.destroy();
+    }
+    this.armSweeper();
   }
 
   private listenUdp(port: number): Promise<Listener> {

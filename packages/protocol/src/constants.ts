@@ -29,3 +29,9 @@ export const DEFAULT_RUN_TTL_MS = 10 * 60 * 1000;
  */
 export const MAX_RUN_TARGETS = 1024;
 export const MAX_RUN_PROBES = 1_000_000;
+
+/**
+ * Listeners a run may open in all, counting each round's again: every TCP and UDP port twice over.
+ * The most a built-in profile needs is the dynamic range in TCP and UDP (32768), once.
+ */
+export const MAX_RUN_LISTENS = 4 * 65_535;
