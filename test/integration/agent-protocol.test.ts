@@ -1,4 +1,4 @@
-import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES, MAX_LISTENERS_PER_REQUEST } from '@preflight/protocol';
+import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES, MAX_LISTENERS_PER_REQUEST, PROTOCOL_VERSION } from '@preflight/protocol';
 import type { RunningAgent } from '@preflight/agent';
 
 /** A short heartbeat, so that losing a silent controller takes a test seconds, not fifteen. */
@@ -8,7 +8,8 @@ import { RawClient, TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '.
 /** Authenticates a raw client the way the controller does. */
 async function authenticate(client: RawClient, token = TEST_TOKEN): Promise<Record<string, unknown>> {
   const hello = await client.next((message) => message.type === 'hello');
-  client.send({ type: 'auth', id: 1, protocol: 1, proof: proveToken(token, hello.challenge as string), challenge: makeChallenge() });
+  const context = { mode: 'forward', agentChallenge: hello.challenge as string, controllerChallenge: makeChallenge(), serverFingerprint: null } as const;
+  client.send({ type: 'auth', id: 1, protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge });
   return client.next((message) => message.id === 1);
 }
 

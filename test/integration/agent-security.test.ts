@@ -2,18 +2,31 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { CLOSE_CODES, makeChallenge, makeRunKey, proveToken } from '@preflight/protocol';
+import { CLOSE_CODES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, checkProof, makeChallenge, makeRunKey, proveToken, type AuthContext, type AuthMode } from '@preflight/protocol';
 import { AuthLimiter, startAgent, type RunningAgent } from '@preflight/agent';
 import { PREFLIGHT_AGENT, REPO } from '../support/cli.js';
-import { RawClient, TEST_TOKEN } from '../support/agents.js';
+import { RawClient, TEST_TOKEN, canBind, freePort } from '../support/agents.js';
 
-/** Authenticates a raw client the way the controller does; returns the auth message it sent and the reply. */
-async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1) {
+/**
+ * Authenticates a raw client the way the controller does (over plain ws, so no certificate is
+ * named); returns the auth message it sent, the context it proved over, and the reply.
+ */
+async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1, mode: AuthMode = 'forward') {
   const hello = await client.next((message) => message.type === 'hello');
-  const auth = { type: 'auth', id, protocol: 1, proof: proveToken(token, hello.challenge as string), challenge: makeChallenge() };
+  const context: AuthContext = { mode, agentChallenge: hello.challenge as string, controllerChallenge: makeChallenge(), serverFingerprint: null };
+  const auth = { type: 'auth', id, protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge };
   client.send(auth);
-  return { auth, reply: await client.next((message) => message.id === id) };
+  return { auth, context, reply: await client.next((message) => message.id === id) };
 }
+
+/** Authenticates and begins a run that may probe `targets`. */
+async function beginRun(client: RawClient, targets = ['127.0.0.1']) {
+  await authenticate(client);
+  client.send({ type: 'begin', id: 2, runId: 'r', runKey: makeRunKey(), ttlMs: 60_000, targets });
+  return client.next((message) => message.id === 2);
+}
+
+const tcp = (port: number) => ({ protocol: 'tcp', port });
 
 describe('authentication', () => {
   let agent: RunningAgent;
@@ -44,10 +57,25 @@ describe('authentication', () => {
     expect(await replay.closed()).toBe(CLOSE_CODES.authFailed);
   });
 
+  it('refuses a proof made for a connection of the other mode: a --serve controller\'s proof of this agent\'s challenge is useless here', async () => {
+    const client = connect();
+    const { reply } = await authenticate(client, TEST_TOKEN, 1, 'reverse');
+    expect(reply).toMatchObject({ type: 'error', code: 'auth-failed' });
+    expect(await client.closed()).toBe(CLOSE_CODES.authFailed);
+  });
+
+  it('proves the token back over this connection\'s context, not a reflection of the controller\'s', async () => {
+    const { context, reply } = await authenticate(connect());
+    const { proof } = reply.result as { proof: string };
+    expect(checkProof(TEST_TOKEN, 'agent', context, proof)).toBe(true);
+    expect(checkProof(TEST_TOKEN, 'controller', context, proof)).toBe(false);
+    expect(checkProof(TEST_TOKEN, 'agent', { ...context, mode: 'reverse' }, proof)).toBe(false);
+  });
+
   it('refuses a forged proof', async () => {
     const client = connect();
     await client.next((message) => message.type === 'hello');
-    client.send({ type: 'auth', id: 1, protocol: 1, proof: randomBytes(32).toString('hex'), challenge: makeChallenge() });
+    client.send({ type: 'auth', id: 1, protocol: PROTOCOL_VERSION, proof: randomBytes(32).toString('hex'), challenge: makeChallenge() });
     expect(await client.next((message) => message.id === 1)).toMatchObject({ code: 'auth-failed' });
   });
 
@@ -67,6 +95,82 @@ describe('authentication', () => {
     expect((await authenticate(connect('127.0.0.9'))).reply).toMatchObject({ type: 'reply' });
     // The refusal ends with its window.
     clock += 60_001;
+    expect((await authenticate(connect())).reply).toMatchObject({ type: 'reply' });
+  });
+});
+
+describe('before authentication, one message only', () => {
+  let agent: RunningAgent;
+  let limiter: AuthLimiter;
+  const log: string[] = [];
+  const clients: RawClient[] = [];
+  const connect = () => {
+    const client = new RawClient(agent);
+    clients.push(client);
+    return client;
+  };
+  /** The wait the limiter now puts on this source: 100 ms after one failure, doubling with each. */
+  const penalty = () => {
+    const admission = limiter.admit('127.0.0.1');
+    return admission.action === 'accept' ? admission.delayMs : -1;
+  };
+  beforeEach(async () => {
+    log.length = 0;
+    limiter = new AuthLimiter({ freeFailures: 1, maxFailures: 10, baseDelayMs: 100, maxDelayMs: 10_000, windowMs: 60_000 });
+    agent = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000, authLimiter: limiter, authTimeoutMs: 300, log: (line) => log.push(line) });
+  });
+  afterEach(async () => {
+    clients.splice(0).forEach((client) => client.ws.terminate());
+    await agent.close();
+  });
+
+  it('closes on a malformed message, a command, or silence before the proof, and counts each as a failed authentication', async () => {
+    expect(penalty()).toBe(0);
+    const malformed = connect();
+    await malformed.next((message) => message.type === 'hello');
+    malformed.send('{not json');
+    expect(await malformed.next((message) => message.type === 'error')).toMatchObject({ code: 'bad-message' });
+    expect(await malformed.closed()).toBe(CLOSE_CODES.authFailed);
+    expect(malformed.ws.readyState).toBe(malformed.ws.CLOSED);
+    expect(penalty()).toBe(100);
+
+    const command = connect();
+    await command.next((message) => message.type === 'hello');
+    command.send({ type: 'begin', id: 1, runId: 'r', runKey: makeRunKey(), ttlMs: 60_000, targets: ['127.0.0.1'] });
+    expect(await command.next((message) => message.id === 1)).toMatchObject({ code: 'auth-required' });
+    expect(await command.closed()).toBe(CLOSE_CODES.authFailed);
+    expect(penalty()).toBe(200);
+
+    const silent = connect();
+    await silent.next((message) => message.type === 'hello');
+    expect(await silent.closed()).toBe(CLOSE_CODES.authTimeout);
+    expect(penalty()).toBe(400);
+    expect(log.filter((line) => line.startsWith('refused 127.0.0.1:'))).toEqual([
+      expect.stringContaining('malformed message before authentication'),
+      expect.stringContaining('begin before authentication'),
+      expect.stringContaining('no authentication in time'),
+    ]);
+  });
+
+  it('logs, with the peer\'s address, a connection it drops for a message over its size limit, and stays up', async () => {
+    const client = connect();
+    await authenticate(client);
+    client.send(`"${'x'.repeat(MAX_MESSAGE_BYTES)}"`);
+    expect([1009, 1006]).toContain(await client.closed()); // message too big, or cut before the close frame went out
+    const port = (client.ws as unknown as { _socket?: { localPort?: number } })._socket?.localPort;
+    expect(log.find((line) => line.startsWith('dropped 127.0.0.1:'))).toMatch(new RegExp(`^dropped 127\\.0\\.0\\.1:${port ?? '\\d+'}: WS_ERR_UNSUPPORTED_MESSAGE_LENGTH`));
+    expect((await authenticate(connect())).reply).toMatchObject({ type: 'reply' });
+  });
+
+  it('logs and drops a broken frame from a source it is slowing down, before that source\'s hello, and stays up', async () => {
+    for (let i = 0; i < 3; i++) limiter.failed('127.0.0.1'); // this source now waits 400 ms for its hello
+    const client = connect();
+    await new Promise<void>((resolve) => client.ws.once('open', () => resolve()));
+    client.send(`"${'x'.repeat(MAX_MESSAGE_BYTES)}"`);
+    expect([1009, 1006]).toContain(await client.closed());
+    expect(client.messages).toEqual([]);
+    expect(log.some((line) => line.startsWith('dropped 127.0.0.1:') && line.includes('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'))).toBe(true);
+    limiter.succeeded('127.0.0.1');
     expect((await authenticate(connect())).reply).toMatchObject({ type: 'reply' });
   });
 });
@@ -113,6 +217,77 @@ describe('not a general-purpose scanner', () => {
       expect((await authenticate(fourth)).reply).toMatchObject({ type: 'reply' });
     } finally {
       open.forEach((client) => client.ws.terminate());
+      await small.close();
+    }
+  });
+
+  it('refuses a second run on one connection, even after the first ended: the first run\'s targets stay the only ones', async () => {
+    const client = new RawClient(agent);
+    try {
+      await beginRun(client, ['127.0.0.2']);
+      client.send({ type: 'begin', id: 3, runId: 'r2', runKey: makeRunKey(), ttlMs: 60_000, targets: ['10.20.30.40'] });
+      expect(await client.next((message) => message.id === 3)).toMatchObject({ type: 'error', code: 'run-exists' });
+      const order = { key: 'k', protocol: 'tcp', host: '10.20.30.40', port: 9, method: 'handshake', nonce: randomBytes(16).toString('hex'), timeoutMs: 200 };
+      client.send({ type: 'probe', id: 4, concurrency: 1, probes: [order] });
+      expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'error', code: 'undeclared-target' });
+      client.send({ type: 'end', id: 5 });
+      await client.next((message) => message.id === 5);
+      client.send({ type: 'begin', id: 6, runId: 'r3', runKey: makeRunKey(), ttlMs: 60_000, targets: ['10.20.30.40'] });
+      expect(await client.next((message) => message.id === 6)).toMatchObject({ type: 'error', code: 'run-exists' });
+      client.send({ type: 'probe', id: 7, concurrency: 1, probes: [order] });
+      expect(await client.next((message) => message.id === 7)).toMatchObject({ type: 'error', code: 'no-run' });
+    } finally {
+      client.ws.terminate();
+    }
+  });
+
+  it('probes a declared name at the address it had when the run began, not what it resolves to later', async () => {
+    // The name points at this agent when the run begins, and elsewhere from then on.
+    const answers = ['127.0.0.1', '127.0.0.3'];
+    const lookup = async () => [{ address: answers.shift() ?? '127.0.0.3' }];
+    const named = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000, lookup });
+    const client = new RawClient(named);
+    try {
+      await beginRun(client, ['moving.example']);
+      const port = await freePort('127.0.0.1');
+      client.send({ type: 'listen', id: 3, listeners: [tcp(port)] });
+      expect(await client.next((message) => message.id === 3)).toMatchObject({ type: 'reply', result: { listeners: [{ state: 'bound' }] } });
+      const order = { key: 'k', protocol: 'tcp', host: 'moving.example', port, method: 'handshake', nonce: randomBytes(16).toString('hex'), timeoutMs: 1000 };
+      client.send({ type: 'probe', id: 4, concurrency: 1, probes: [order] });
+      expect(await client.next((message) => message.type === 'probe-results')).toMatchObject({ results: [{ key: 'k', observation: { kind: 'verified' } }] });
+      // What the name resolved to is not declared by it.
+      client.send({ type: 'probe', id: 5, concurrency: 1, probes: [{ ...order, host: '127.0.0.1' }] });
+      expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'error', code: 'undeclared-target' });
+    } finally {
+      client.ws.terminate();
+      await named.close();
+    }
+  });
+
+  it('refuses a listen request that would hold more listeners than it said it can, binding none of it', async () => {
+    const small = await startAgent({ host: '127.0.0.1', port: 0, token: TEST_TOKEN, maxRunMs: 60_000, maxListeners: 2 });
+    const client = new RawClient(small);
+    try {
+      const { reply } = await authenticate(client);
+      expect(reply).toMatchObject({ result: { listenCapacity: 2 } });
+      client.send({ type: 'begin', id: 2, runId: 'r', runKey: makeRunKey(), ttlMs: 60_000, targets: ['127.0.0.1'] });
+      await client.next((message) => message.id === 2);
+      const ports = [await freePort('127.0.0.1'), await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+      client.send({ type: 'listen', id: 3, listeners: ports.map(tcp) });
+      expect(await client.next((message) => message.id === 3)).toMatchObject({ type: 'error', code: 'limit-exceeded', message: expect.stringContaining('at most 2') });
+      for (const port of ports) expect(await canBind('127.0.0.1', port)).toBe(true);
+      client.send({ type: 'listen', id: 4, listeners: [tcp(ports[0]!), tcp(ports[1]!), tcp(ports[0]!)] });
+      expect(await client.next((message) => message.id === 4)).toMatchObject({ type: 'reply' });
+      client.send({ type: 'listen', id: 5, listeners: [tcp(ports[1]!), tcp(ports[2]!)] }); // one of them is open already
+      expect(await client.next((message) => message.id === 5)).toMatchObject({ type: 'error', code: 'limit-exceeded' });
+      expect(await canBind('127.0.0.1', ports[2]!)).toBe(true);
+      // A round released makes room for the next.
+      client.send({ type: 'release', id: 6, listeners: [tcp(ports[0]!)] });
+      await client.next((message) => message.id === 6);
+      client.send({ type: 'listen', id: 7, listeners: [tcp(ports[1]!), tcp(ports[2]!)] });
+      expect(await client.next((message) => message.id === 7)).toMatchObject({ type: 'reply', result: { listeners: [{ state: 'bound' }, { state: 'bound' }] } });
+    } finally {
+      client.ws.terminate();
       await small.close();
     }
   });

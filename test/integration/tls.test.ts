@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WebSocket } from 'ws';
+import { listenControl, loadTlsIdentity, type ControlServer } from '@preflight/protocol';
 import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode } from '../support/cli.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-tls-'));
@@ -98,5 +100,51 @@ describe('plain ws, only when both sides say --insecure', () => {
     const tls = await runNode(PREFLIGHT, [...args, '--known-agents', path.join(scratch, 'plain.json')]);
     expect(tls.code).toBe(3);
     expect(tls.stderr).toContain('If the agent runs with --insecure, pass --insecure here too.');
+  });
+});
+
+describe('a machine in the middle, with a certificate of its own', () => {
+  let a: Agent;
+  let b: Agent;
+  let proxy: ControlServer;
+  const upstreams: WebSocket[] = [];
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      startAgent('127.0.0.1', ['--state-dir', path.join(scratch, 'mitm-a')]),
+      startAgent('127.0.0.2', ['--state-dir', path.join(scratch, 'mitm-b')]),
+    ]);
+    // Terminates TLS with its own certificate and relays every message to agent a, and back.
+    const identity = await loadTlsIdentity({ stateDir: path.join(scratch, 'mitm-proxy') });
+    proxy = await listenControl({ host: '127.0.0.5', port: 0, tls: identity });
+    proxy.wss.on('connection', (downstream) => {
+      const upstream = new WebSocket(`wss://${a.address}/`, { rejectUnauthorized: false });
+      upstreams.push(upstream);
+      const early: string[] = [];
+      downstream.on('message', (data) => (upstream.readyState === upstream.OPEN ? upstream.send(data.toString()) : early.push(data.toString())));
+      upstream.on('open', () => early.splice(0).forEach((message) => upstream.send(message)));
+      upstream.on('message', (data) => downstream.send(data.toString()));
+      upstream.on('close', () => downstream.terminate());
+      downstream.on('close', () => upstream.terminate());
+      upstream.on('error', () => {});
+    });
+  });
+  afterAll(async () => {
+    upstreams.forEach((upstream) => upstream.terminate());
+    await proxy.close({ drop: true });
+    [a, b].forEach(stop);
+  });
+
+  it('cannot relay the proofs on first use: the agent refuses, and the certificate it showed is not remembered', async () => {
+    const knownAgents = path.join(scratch, 'mitm-known.json');
+    const json = path.join(scratch, 'mitm.json');
+    const result = await runNode(PREFLIGHT, ['run', '--ports', 'tcp:29015', '--node', `a=127.0.0.5:${proxy.port}`, '--node', `b=${b.address}`, '--token', TOKEN, '--known-agents', knownAgents, '--json', json]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`node a: the agent at 127.0.0.5:${proxy.port} refused the token`);
+    expect(result.stderr).toContain('something between may be intercepting');
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.nodes.map((node: { name: string; state: string }) => `${node.name} ${node.state}`)).toEqual(['a auth-failed', 'b connected']);
+    // b, met and proven, is remembered; the machine in the middle is not.
+    const store = JSON.parse(readFileSync(knownAgents, 'utf8'));
+    expect(Object.keys(store.agents)).toEqual([b.address]);
   });
 });

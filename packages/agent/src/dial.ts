@@ -22,6 +22,11 @@ export type DialOptions = {
   pinned?: string;
   knownFile: string;
   maxListeners?: number;
+  /**
+   * Told of a fault that dialling again cannot mend (the known-controllers file cannot be read or
+   * written); dialling has stopped. Without it the fault is only logged.
+   */
+  onFatal?: (message: string) => void;
 };
 
 /**
@@ -29,9 +34,11 @@ export type DialOptions = {
  * agent dials the controller (`preflight run --serve`) and serves the same protocol over that
  * connection: it sends the challenge, the controller proves the token, and the controller's TLS
  * certificate is pinned as an agent's would be. It dials again after every connection ends, until
- * closed.
+ * closed. Throws, before dialling, when the known-controllers file cannot be read.
  */
 export function dialController(options: DialOptions): { close(): Promise<void> } {
+  // Read once now, so that a file that cannot be used is said at start, not at the first connection.
+  readKnownAgents(options.knownFile);
   let stopped = false;
   let current: { ws: WebSocket; session?: Session } | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -45,27 +52,39 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
     const ws = new WebSocket(options.url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: true, rejectUnauthorized: false, handshakeTimeout: 10_000 });
     current = { ws };
     const address = new URL(options.url).host;
+    // The controller is this connection's TLS server: proofs name its certificate (none over ws).
+    let serverFingerprint: string | null = null;
     ws.once('upgrade', (response: IncomingMessage) => {
       if (!options.url.startsWith('wss:')) return;
       const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
-      const verdict = decidePin({
-        node: 'agent',
-        peer: 'controller',
-        pinFlag: '--controller-fingerprint ',
-        address,
-        seen,
-        pinned: options.pinned,
-        known: readKnownAgents(options.knownFile).agents[address]?.fingerprint,
-        file: options.knownFile,
-      });
-      if (!verdict.ok) {
-        if (refusedFor !== seen) options.log(verdict.message);
-        refusedFor = seen;
-        return ws.terminate();
-      }
-      if (verdict.learned) {
-        rememberAgents(options.knownFile, { [address]: seen });
-        options.log(`first contact with the controller at ${address}: trusting its certificate ${formatFingerprint(seen)} from now on (${options.knownFile})`);
+      serverFingerprint = seen;
+      try {
+        const verdict = decidePin({
+          node: 'agent',
+          peer: 'controller',
+          pinFlag: '--controller-fingerprint ',
+          address,
+          seen,
+          pinned: options.pinned,
+          known: readKnownAgents(options.knownFile).agents[address]?.fingerprint,
+          file: options.knownFile,
+        });
+        if (!verdict.ok) {
+          if (refusedFor !== seen) options.log(verdict.message);
+          refusedFor = seen;
+          return ws.terminate();
+        }
+        if (verdict.learned) {
+          rememberAgents(options.knownFile, { [address]: seen });
+          options.log(`first contact with the controller at ${address}: trusting its certificate ${formatFingerprint(seen)} from now on (${options.knownFile})`);
+        }
+      } catch (error) {
+        // The known-controllers file went bad (or cannot be written): no controller can be trusted.
+        stopped = true;
+        ws.terminate();
+        const message = `cannot check the controller's certificate: ${(error as Error).message}`;
+        if (options.onFatal) options.onFatal(message);
+        else options.log(message);
       }
     });
     ws.once('open', () => {
@@ -79,6 +98,7 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
         log: options.log,
         ...(options.name ? { name: options.name } : {}),
         ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
+        binding: { mode: 'reverse', serverFingerprint },
       });
     });
     ws.on('error', () => {});

@@ -1,5 +1,6 @@
-import { CLOSE_CODES, listenControl } from '@preflight/protocol';
+import { CLOSE_CODES, fingerprintOf, listenControl } from '@preflight/protocol';
 import { AuthLimiter } from './auth-limiter.js';
+import type { Lookup } from './declared-targets.js';
 import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
 
 /**
@@ -25,6 +26,10 @@ export type AgentOptions = {
   /** Temporary listeners at once (--max-listeners); a run with more opens them in rounds. */
   maxListeners?: number;
   log?: (line: string) => void;
+  /** How long a connection has to prove the token (default 10 s; tests shorten it). */
+  authTimeoutMs?: number;
+  /** Resolves a run's declared host names (default: the system's resolver; tests give their own). */
+  lookup?: Lookup;
 };
 
 /** A running agent: where its control port is, and how to stop it with everything it opened. */
@@ -41,9 +46,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const control = await listenControl({ host: options.host, port: options.port, ...(options.tls ? { tls: options.tls } : {}) });
   const server = control.wss;
   const limiter = options.authLimiter ?? new AuthLimiter();
+  // The controller dialled us: we are the TLS server, and proofs name our own certificate.
+  const binding = { mode: 'forward', serverFingerprint: options.tls ? fingerprintOf(options.tls.cert) : null } as const;
   server.on('connection', (ws, request) => {
     const source = request.socket.remoteAddress ?? 'unknown';
     const peer = `${source}:${request.socket.remotePort}`;
+    // Until a session owns it (refused, or slowed down), a broken or oversized frame must not go
+    // unheard, nor crash the agent as an 'error' nobody listens for would.
+    const early = (error: Error & { code?: string }) => {
+      log(`dropped ${peer}: ${error.code ?? 'error'}: ${error.message}`);
+      ws.terminate();
+    };
+    ws.on('error', early);
     if (server.clients.size > (options.maxConnections ?? MAX_CONNECTIONS)) {
       log(`refused ${peer}: already ${server.clients.size - 1} control connections open`);
       return ws.close(CLOSE_CODES.tooManyConnections, 'too many control connections; retry when a run ends');
@@ -56,6 +70,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     // A source that has failed before waits before it may try again: its hello comes late.
     const open = () => {
       if (ws.readyState !== ws.OPEN) return;
+      ws.off('error', early);
       const session = new Session(ws, peer, {
         token: options.token,
         listenHost: options.host,
@@ -64,6 +79,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         log,
         onAuth: (ok) => (ok ? limiter.succeeded(source) : limiter.failed(source)),
         ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
+        binding,
+        ...(options.authTimeoutMs ? { authTimeoutMs: options.authTimeoutMs } : {}),
+        ...(options.lookup ? { lookup: options.lookup } : {}),
       });
       sessions.add(session);
       ws.on('close', () => sessions.delete(session));

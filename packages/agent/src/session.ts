@@ -11,7 +11,10 @@ import {
   decodeRequest,
   makeChallenge,
   type AgentMessage,
+  type AuthContext,
+  type AuthRequest,
   type BeginRequest,
+  type Decoded,
   type ErrorCode,
   type ListenRequest,
   type ProbeOrder,
@@ -21,9 +24,10 @@ import {
   type Request,
   type RequestType,
 } from '@preflight/protocol';
+import { destinationOf, resolveDeclared, type DeclaredTargets, type Lookup } from './declared-targets.js';
 import { fileHeadroom, listenCapacity, probeConcurrency } from './file-budget.js';
 import { gatherHostFacts } from './host-facts.js';
-import { ListenerSet } from './listeners.js';
+import { ListenerLimitError, ListenerSet } from './listeners.js';
 import { probeIcmp } from './probe-icmp.js';
 import { probeTarget } from './probe-target.js';
 import { probeTcp } from './probe-tcp.js';
@@ -31,7 +35,7 @@ import { probeUdp } from './probe-udp.js';
 import { AGENT_VERSION } from './version.js';
 
 /** How long a new connection has to prove the token before it is dropped. */
-const AUTH_TIMEOUT_MS = 10_000;
+export const AUTH_TIMEOUT_MS = 10_000;
 
 /**
  * How often the agent pings its controller. A controller that is killed closes its socket and
@@ -56,13 +60,23 @@ export type SessionOptions = {
   name?: string;
   /** At most this many temporary listeners at once (--max-listeners), within the file limit. */
   maxListeners?: number;
+  /**
+   * What this connection's proofs are bound to, besides the challenges: which way it was made,
+   * and the certificate its TLS server presented (the agent's own when the controller dialled
+   * it, the controller's when the agent dialled out); null over plain ws.
+   */
+  binding: Pick<AuthContext, 'mode' | 'serverFingerprint'>;
+  /** How long to wait for the proof (default AUTH_TIMEOUT_MS; tests shorten it). */
+  authTimeoutMs?: number;
+  /** Resolves the run's declared host names at begin (default: the system's resolver; tests give their own). */
+  lookup?: Lookup;
 };
 
 type Run = {
   runId: string;
   runKey: string;
-  /** The hosts the controller declared at the start: the only ones this run may probe. */
-  targets: ReadonlySet<string>;
+  /** The hosts the controller declared at the start, pinned to their addresses: the only ones this run may probe. */
+  targets: DeclaredTargets;
   /** Probes ordered so far, against MAX_RUN_PROBES. */
   probesOrdered: number;
   listeners: ListenerSet;
@@ -81,17 +95,23 @@ class RequestError extends Error {
 }
 
 /**
- * One controller's connection. Nothing runs before the controller proves the token; every
- * listener and probe belongs to the session's run and ends with it, with the connection, or
- * when the run's lifetime is up.
+ * One controller's connection. Nothing runs before the controller proves the token, and anything
+ * else that comes first closes the connection; every listener and probe belongs to the session's
+ * one run and ends with it, with the connection, or when the run's lifetime is up.
  */
 export class Session {
   private readonly challenge = makeChallenge();
   private authenticated = false;
+  /** Set once the connection was refused before authentication, so it counts as one failure. */
+  private refused = false;
   private authTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private lastHeard = Date.now();
+  /** Listeners this agent can hold at once, as it told the controller: the run's limit. */
+  private capacity = 1;
   private run: Run | undefined;
+  /** The run this connection began, if any: a connection has one run, never a second. */
+  private runBegun: string | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -103,13 +123,17 @@ export class Session {
       void this.receive(isBinary ? '' : data.toString());
     });
     ws.on('close', () => void this.dispose());
-    ws.on('error', () => ws.terminate());
+    // A frame over MAX_MESSAGE_BYTES, or one that breaks the protocol: ws has given up on it.
+    ws.on('error', (error: Error & { code?: string }) => {
+      options.log(`dropped ${peer}: ${error.code ?? 'error'}: ${error.message}`);
+      ws.terminate();
+    });
     ws.on('pong', () => (this.lastHeard = Date.now()));
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > MISSED_HEARTBEATS * options.heartbeatMs) return ws.terminate();
       ws.ping();
     }, options.heartbeatMs);
-    this.authTimer = setTimeout(() => this.drop(CLOSE_CODES.authTimeout, 'no authentication in time'), AUTH_TIMEOUT_MS);
+    this.authTimer = setTimeout(() => this.refuse(CLOSE_CODES.authTimeout, 'no authentication in time'), options.authTimeoutMs ?? AUTH_TIMEOUT_MS);
     this.send({
       type: 'hello',
       protocol: PROTOCOL_VERSION,
@@ -127,13 +151,11 @@ export class Session {
   }
 
   private async receive(raw: string): Promise<void> {
+    if (this.refused) return;
     const decoded = decodeRequest(raw);
+    if (!this.authenticated) return this.receiveBeforeAuth(decoded);
     if (!decoded.ok) return this.sendError(decoded.id, 'bad-message', decoded.error);
     const request = decoded.value;
-    if (!this.authenticated && request.type !== 'auth') {
-      this.sendError(request.id, 'auth-required', 'authenticate first');
-      return this.drop(CLOSE_CODES.authFailed, 'command before authentication');
-    }
     try {
       this.reply(request.id, await this.dispatch(request));
     } catch (error) {
@@ -145,7 +167,7 @@ export class Session {
   private dispatch(request: Request): Promise<ReplyResult<RequestType>> | ReplyResult<RequestType> {
     switch (request.type) {
       case 'auth':
-        return this.authenticate(request.protocol, request.proof, request.challenge);
+        throw new RequestError('bad-message', 'this connection is authenticated already');
       case 'begin':
         return this.begin(request);
       case 'listen':
@@ -163,45 +185,88 @@ export class Session {
     }
   }
 
-  private authenticate(protocol: number, proof: string, challenge: string): ReplyResult<'auth'> {
-    if (protocol !== PROTOCOL_VERSION) {
-      throw new RequestError('protocol-mismatch', `this agent speaks protocol ${PROTOCOL_VERSION}, not ${protocol}`);
+  /**
+   * Before authentication only a well-formed `auth` of this protocol is taken. Anything else, or a
+   * proof that does not match, is answered with a code and closes the connection (4401).
+   */
+  private receiveBeforeAuth(decoded: Decoded<Request>): void {
+    if (!decoded.ok) {
+      this.sendError(decoded.id, 'bad-message', decoded.error);
+      return this.refuse(CLOSE_CODES.authFailed, 'malformed message before authentication');
     }
-    if (!checkProof(this.options.token, this.challenge, proof)) {
-      this.options.log(`refused ${this.peer}: wrong token`);
-      this.options.onAuth?.(false);
-      setImmediate(() => this.drop(CLOSE_CODES.authFailed, 'wrong token'));
-      throw new RequestError('auth-failed', 'the token does not match this agent');
+    const request = decoded.value;
+    if (request.type !== 'auth') {
+      this.sendError(request.id, 'auth-required', 'authenticate first');
+      return this.refuse(CLOSE_CODES.authFailed, `${request.type} before authentication`);
+    }
+    if (request.protocol !== PROTOCOL_VERSION) {
+      this.sendError(request.id, 'protocol-mismatch', `this agent speaks protocol ${PROTOCOL_VERSION}, not ${request.protocol}: use the same preflight version on both`);
+      return this.refuse(CLOSE_CODES.authFailed, `protocol ${request.protocol}, not ${PROTOCOL_VERSION}`);
+    }
+    const context = this.authContext(request);
+    if (!checkProof(this.options.token, 'controller', context, request.proof)) {
+      this.sendError(request.id, 'auth-failed', 'the token does not match this agent');
+      return this.refuse(CLOSE_CODES.authFailed, 'wrong token');
     }
     clearTimeout(this.authTimer);
     this.authenticated = true;
     this.options.onAuth?.(true);
-    return {
+    // Fixed now: the run is held to what the controller was told it can plan its rounds with.
+    this.capacity = listenCapacity(this.options.maxListeners);
+    this.reply(request.id, {
       hostname: os.hostname(),
       platform: `${process.platform}-${process.arch}`,
       agentVersion: AGENT_VERSION,
-      proof: proveToken(this.options.token, challenge, 'agent'),
-      listenCapacity: listenCapacity(this.options.maxListeners),
-    };
+      proof: proveToken(this.options.token, 'agent', context),
+      listenCapacity: this.capacity,
+    } satisfies ReplyResult<'auth'>);
+  }
+
+  private authContext(request: AuthRequest): AuthContext {
+    return { ...this.options.binding, agentChallenge: this.challenge, controllerChallenge: request.challenge };
+  }
+
+  /** Ends a connection that has not proved the token; it counts once against its source. */
+  private refuse(code: number, reason: string): void {
+    if (this.refused || this.authenticated) return;
+    this.refused = true;
+    clearTimeout(this.authTimer);
+    this.options.log(`refused ${this.peer}: ${reason}`);
+    this.options.onAuth?.(false);
+    this.drop(code, reason);
   }
 
   private async begin(request: BeginRequest): Promise<ReplyResult<'begin'>> {
-    await this.endRun('a new run began');
+    // One run a connection: its limits (targets, probes, listens) are not renewed by beginning again.
+    if (this.runBegun !== undefined) {
+      throw new RequestError('run-exists', `this connection already began run ${this.runBegun}; a connection has one run: connect again for another`);
+    }
+    this.runBegun = request.runId;
     const ttlMs = Math.min(request.ttlMs, this.options.maxRunMs);
-    const listeners = new ListenerSet(this.options.listenHost, request.runKey, (message) => this.send(message));
+    const targets = await resolveDeclared(request.targets, this.options.lookup);
+    const unresolved = [...targets].filter(([, addresses]) => addresses.length === 0).map(([host]) => host);
+    if (unresolved.length > 0) this.options.log(`run ${request.runId}: ${unresolved.join(', ')} did not resolve; probes of them will report it`);
+    if (this.ws.readyState !== this.ws.OPEN) return { ttlMs }; // the controller went away while names resolved
+    const listeners = new ListenerSet(this.options.listenHost, request.runKey, (message) => this.send(message), { capacity: this.capacity });
     const expiry = setTimeout(() => void this.expire(), ttlMs);
     const probes = new AbortController();
     setMaxListeners(0, probes.signal); // every probe under way listens for the run's end
-    this.run = { runId: request.runId, runKey: request.runKey, targets: new Set(request.targets), probesOrdered: 0, listeners, expiry, probes };
+    this.run = { runId: request.runId, runKey: request.runKey, targets, probesOrdered: 0, listeners, expiry, probes };
     this.options.log(`run ${request.runId} began for ${this.peer} (at most ${Math.round(ttlMs / 1000)} s)`);
     return { ttlMs };
   }
 
   private async listen(request: ListenRequest): Promise<ReplyResult<'listen'>> {
     const run = this.requireRun();
-    const listeners = await run.listeners.open(request.listeners);
-    const headroom = fileHeadroom();
-    return { listeners, ...(headroom === null ? {} : { headroom }) };
+    try {
+      const listeners = await run.listeners.open(request.listeners);
+      const headroom = fileHeadroom();
+      return { listeners, ...(headroom === null ? {} : { headroom }) };
+    } catch (error) {
+      if (!(error instanceof ListenerLimitError)) throw error;
+      this.options.log(`refused a listen request of ${request.listeners.length} listeners from ${this.peer}: ${error.message}`);
+      throw new RequestError(error.code, error.message);
+    }
   }
 
   private async probe(request: ProbeRequest): Promise<ReplyResult<'probe'>> {
@@ -226,7 +291,11 @@ export class Session {
       batch = [];
     };
     const { runKey, probes } = run;
-    const probeOne = (order: ProbeOrder): Promise<ProbeResult> => {
+    const probeOne = async (given: ProbeOrder): Promise<ProbeResult> => {
+      // To the address the host had when the run began, not what its name resolves to now.
+      const destination = destinationOf(run.targets, given.host, given.source);
+      if (!destination.ok) return unresolvedResult(given);
+      const order = { ...given, host: destination.address };
       switch (order.method) {
         case 'handshake':
           return order.protocol === 'udp' ? probeUdp(order, runKey, probes.signal) : probeTcp(order, runKey, probes.signal);
@@ -287,3 +356,12 @@ export class Session {
     this.ws.close(code, reason);
   }
 }
+
+/** A probe of a declared name that had no address when the run began: nothing was sent. */
+const unresolvedResult = (order: ProbeOrder): ProbeResult => ({
+  key: order.key,
+  protocol: order.protocol,
+  observation: { kind: 'error', code: 'ENOTFOUND', message: `${order.host} did not resolve when the run began; nothing was sent` },
+  attempts: 0,
+  elapsedMs: 0,
+});

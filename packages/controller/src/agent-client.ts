@@ -10,6 +10,7 @@ import {
   makeChallenge,
   replyResultSchemas,
   type AgentInfo,
+  type AuthContext,
   type AgentMessage,
   type ProbeResult,
   type ReplyResult,
@@ -17,7 +18,7 @@ import {
   type RequestType,
   type UdpReceivedMessage,
 } from '@preflight/protocol';
-import { decidePin, type KnownAgents } from '@preflight/protocol';
+import { decidePin, formatFingerprint, type KnownAgents } from '@preflight/protocol';
 import { agentAddress, type AgentNode } from './nodes.js';
 
 /**
@@ -40,6 +41,12 @@ export const INSECURE: AgentTrust = { insecure: true, pinned: new Map(), known: 
 
 /** How long one attempt waits for an agent to accept the connection and say hello. */
 export const CONNECT_TIMEOUT_MS = 4000;
+
+/**
+ * How long an agent has to answer the controller's proof with its own, once it said hello: as
+ * long as the agent gives a controller (10 s), so a silent impostor cannot hold a --serve slot.
+ */
+export const AUTH_TIMEOUT_MS = 10_000;
 
 /**
  * Attempts before an agent is called unreachable. On a lossy site link a lost SYN costs 1 s and
@@ -117,22 +124,38 @@ export class AgentConnection {
       rejectUnauthorized: false,
     });
     let untrusted: AgentConnectError | undefined;
+    // The agent is this connection's TLS server: the proofs name the certificate it presented.
+    let serverFingerprint: string | null = null;
+    // Trusted on first use only once the agent behind it has proved the token: a machine in the
+    // middle presents its own certificate, fails (the proofs name it), and is not remembered.
+    let firstSeen: string | undefined;
     if (!trust.insecure) {
       // Checked on the upgrade, before the agent's hello is read or anything is sent to it.
       ws.once('upgrade', (response: IncomingMessage) => {
         const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        serverFingerprint = seen;
         const verdict = decidePin({ node: `node ${node.name}`, pinFlag: `--fingerprint ${node.name}=`, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
         if (!verdict.ok) {
           untrusted = new AgentConnectError('agent-untrusted', verdict.message);
           ws.terminate();
-        } else if (verdict.learned) trust.learned[address] = seen;
+        } else if (verdict.learned) firstSeen = seen;
       });
     }
     try {
-      return await AgentConnection.authenticate(node, ws, token, await firstMessage(ws), address);
+      const hello = await firstMessage(ws);
+      const connection = await AgentConnection.authenticate(node, ws, token, hello, address, { mode: 'forward', serverFingerprint });
+      if (firstSeen) trust.learned[address] = firstSeen;
+      return connection;
     } catch (error) {
       ws.terminate();
       if (untrusted) throw untrusted;
+      if (error instanceof AgentConnectError && error.code === 'auth-failed' && firstSeen) {
+        throw new AgentConnectError(
+          'auth-failed',
+          `${error.message}. If the token is right, something between may be intercepting: compare the certificate seen, ` +
+            `${formatFingerprint(firstSeen)}, with the fingerprint the agent printed at start (it was not trusted)`,
+        );
+      }
       if (error instanceof AgentConnectError) throw error;
       const why = (error as Error).message;
       // A plain-ws agent answers TLS with garbage (EPROTO); a TLS agent drops a plain request.
@@ -150,10 +173,19 @@ export class AgentConnection {
   }
 
   /**
-   * Proves the token on an open connection whose hello has arrived: one the controller opened, or
-   * one an agent dialled in (--serve). Rejects with AgentConnectError when the agent refuses.
+   * Proves the token on an open connection whose hello has arrived: one the controller opened
+   * (`forward`), or one an agent dialled in (`reverse`, --serve). Both proofs are bound to the
+   * binding given, so neither is any use on another connection. Rejects with AgentConnectError
+   * when the agent refuses, or cannot prove the token itself within AUTH_TIMEOUT_MS.
    */
-  static async authenticate(node: AgentNode, ws: WebSocket, token: string, hello: AgentMessage, address: string): Promise<AgentConnection> {
+  static async authenticate(
+    node: AgentNode,
+    ws: WebSocket,
+    token: string,
+    hello: AgentMessage,
+    address: string,
+    binding: Pick<AuthContext, 'mode' | 'serverFingerprint'>,
+  ): Promise<AgentConnection> {
     if (hello.type !== 'hello') throw new Error(`it sent "${hello.type}" before hello`);
     if (hello.protocol !== PROTOCOL_VERSION) {
       throw new AgentConnectError('agent-unreachable', `node ${node.name}: the agent at ${address} speaks protocol ${hello.protocol}, this controller ${PROTOCOL_VERSION}: use the same preflight version on both`);
@@ -163,16 +195,23 @@ export class AgentConnection {
     ws.on('ping', () => (connection.lastHeard = performance.now())); // the agent's heartbeat
     ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
     ws.on('error', () => {});
-    const challenge = makeChallenge();
-    const info = await connection
-      .request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, hello.challenge), challenge })
+    const context: AuthContext = { ...binding, agentChallenge: hello.challenge, controllerChallenge: makeChallenge() };
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer to the token's proof within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS);
+    });
+    const info = await Promise.race([
+      connection.request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge }),
+      silence,
+    ])
       .catch((error: Error) => {
         throw error instanceof AgentRequestError && error.code === 'auth-failed'
           ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
           : error;
-      });
+      })
+      .finally(() => clearTimeout(timer));
     // The agent proves the token too: an impostor that dialled in (or answered) gets no further.
-    if (!checkProof(token, challenge, info.proof, 'agent')) {
+    if (!checkProof(token, 'agent', context, info.proof)) {
       ws.terminate();
       throw new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} could not prove the token: it is not the agent you started, or has another token`);
     }

@@ -141,7 +141,8 @@ async function serveAgents(options: RunCommandOptions, nodes: readonly AgentNode
   // The controller keeps its own certificate beside its known-agents file (~/.preflight).
   const stateDir = path.dirname(options.knownAgents ?? defaultKnownAgentsFile());
   const tls = options.insecure ? undefined : await loadTlsIdentity({ role: 'controller', stateDir });
-  const listener = await listenForAgents(nodes, { host, port, token, waitMs: (options.wait ?? 120) * 1000, ...(tls ? { tls } : {}) }).catch((error: NodeJS.ErrnoException) => {
+  const log = (line: string) => void process.stderr.write(`preflight: ${line}\n`);
+  const listener = await listenForAgents(nodes, { host, port, token, waitMs: (options.wait ?? 120) * 1000, log, ...(tls ? { tls } : {}) }).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`--serve ${host}:${port}: cannot listen (${error.code ?? error.message}): choose another port or address`);
   });
   const scheme = tls ? 'wss' : 'ws';

@@ -1,5 +1,8 @@
-/** Version of the control protocol; an agent refuses a controller that speaks another. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the control protocol; an agent refuses a controller that speaks another. 2: token
+ * proofs are bound to their connection (mode, both challenges, the TLS server's certificate).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Default control port of an agent. Chosen outside every port the profiles name, outside the
