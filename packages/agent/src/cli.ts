@@ -86,22 +86,33 @@ if (options.connect) {
     process.exit(2);
   }
   const stateDir = options.stateDir ?? defaultStateDir();
-  const dialer = dialController({
-    url: url.href,
-    ...(options.as ? { name: options.as } : {}),
-    token,
-    listenHost: listen.host,
-    maxRunMs: options.maxRunTime * 1000,
-    log: (line) => console.log(`${new Date().toISOString()} ${line}`),
-    ...(options.controllerFingerprint ? { pinned: options.controllerFingerprint } : {}),
-    knownFile: path.join(stateDir, 'known-controllers.json'),
-    ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
-  });
+  const fatal = (message: string): never => {
+    console.error(`preflight-agent: ${message}`);
+    process.exit(2);
+  };
+  let dialer: ReturnType<typeof dialController>;
+  try {
+    dialer = dialController({
+      url: url.href,
+      ...(options.as ? { name: options.as } : {}),
+      token,
+      listenHost: listen.host,
+      maxRunMs: options.maxRunTime * 1000,
+      log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+      ...(options.controllerFingerprint ? { pinned: options.controllerFingerprint } : {}),
+      knownFile: path.join(stateDir, 'known-controllers.json'),
+      ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
+      onFatal: fatal,
+    });
+  } catch (error) {
+    fatal(`cannot read the controllers it trusts: ${(error as Error).message}`);
+  }
   if (!given) console.log(`token: ${token}   (give it to the controller with --token)`);
+  if (url.protocol === 'ws:') console.log('WARNING: --insecure: the control channel is not encrypted and the controller is not authenticated to the agent by a certificate');
   console.log(`preflight-agent ${AGENT_VERSION} dialling ${url.href}${options.as ? ` as ${options.as}` : ''}`);
   const stop = async (signal: string) => {
     log(`${signal}: closing every listener`);
-    await dialer.close();
+    await dialer!.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
