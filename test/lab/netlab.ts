@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.js';
+import { writeTally } from './tally.js';
 
 const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.py', import.meta.url));
+const REAPER = fileURLToPath(new URL('./lab-reaper.mjs', import.meta.url));
 
 /**
  * The firewall lab: network namespaces joined by veth pairs to a router namespace that forwards
@@ -21,8 +23,9 @@ const DELAY_RELAY = fileURLToPath(new URL('./delay-relay.py', import.meta.url));
  * traffic the same forward chain filters.
  *
  * Impairments: this machine's kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set), so
- * loss is an nftables `numgen random` drop in the router, per packet leaving toward a host, and
- * latency is a relay (delay-relay.py) that copies each frame of a host's link after a delay.
+ * loss is an nftables `numgen random` drop in the router, per packet leaving toward a host (those
+ * it forwards, and the resets and ICMP errors its own reject rules send), and latency is a relay
+ * (delay-relay.py) that copies each frame of a host's link after a delay.
  */
 
 /**
@@ -34,17 +37,49 @@ export type LabHost = { name: string; netns: string; address: string; routerIf: 
 /** Where a rule goes: the router's forward chain, or a node's own input or output chain. */
 export type Chain = 'forward' | 'input' | 'output';
 
+/**
+ * The programs the lab runs, how to ask each for its version, and the package that brings it:
+ * namespaces, veth pairs and socket tables (ip, ss), the rules (nft), forwarding (sysctl), ICMP
+ * (ping), the delay relay and a real program holding a port (python3), the relay's offloads
+ * (ethtool).
+ */
+const LAB_TOOLS: readonly (readonly [string, readonly string[], string])[] = [
+  ['ip', ['-V'], 'iproute2'],
+  ['ss', ['-V'], 'iproute2'],
+  ['nft', ['--version'], 'nftables'],
+  ['sysctl', ['--version'], 'procps'],
+  ['ping', ['-V'], 'iputils-ping'],
+  ['python3', ['--version'], 'python3'],
+  ['ethtool', ['--version'], 'ethtool'],
+];
+
+/** The servers a lab file may run on a host that runs no agent, as `describeLab`'s `needs`. */
+export const LAB_SERVERS = {
+  dnsmasq: [['--version'], 'dnsmasq-base'],
+  chronyd: [['-v'], 'chrony'],
+} as const satisfies Record<string, readonly [readonly string[], string]>;
+
+/** What is missing of `tools`, as a sentence naming what to install; null when nothing is. */
+function missingTools(tools: readonly (readonly [string, readonly string[], string])[]): string | null {
+  const missing = tools.filter(([tool, args]) => {
+    try {
+      execFileSync(tool, args, { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return null;
+  const packages = [...new Set(missing.map(([, , pkg]) => pkg))];
+  return `the lab needs ${missing.map(([tool]) => tool).join(', ')} (apt-get install ${packages.join(' ')})`;
+}
+
 /** Why the lab cannot run here, or null when it can. Checked once, synchronously, for jest. */
 export const labUnsupported: string | null = (() => {
   if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
-  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, nftables, tc)';
-  for (const [tool, args] of [['nft', ['--version']], ['tc', ['-V']], ['ip', ['-V']]] as const) {
-    try {
-      execFileSync(tool, args, { stdio: 'ignore' });
-    } catch {
-      return `the lab needs ${tool} (apt-get install nftables iproute2)`;
-    }
-  }
+  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, nftables)';
+  const missing = missingTools(LAB_TOOLS);
+  if (missing) return missing;
   const probe = `pfprobe${process.pid}`;
   try {
     execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
@@ -56,23 +91,29 @@ export const labUnsupported: string | null = (() => {
 })();
 
 /**
- * `describe` for lab tests: without root or namespaces they skip, saying why; in CI (CI=true)
- * they fail instead, since CI must run the lab.
+ * `describe` for lab tests: without root, namespaces or a program the lab (or, in `needs`, this
+ * file) runs, they skip, saying why; in CI (CI=true) they fail instead, since CI must run the lab.
+ * After its tests, the file's tally is written for the closing note (tally.ts).
  */
-export function describeLab(title: string, body: () => void): void {
-  if (!labUnsupported) return describe(title, body);
+export function describeLab(title: string, body: () => void, { needs = [] }: { needs?: readonly (keyof typeof LAB_SERVERS)[] } = {}): void {
+  const unsupported = labUnsupported ?? missingTools(needs.map((tool) => [tool, ...LAB_SERVERS[tool]] as const));
+  if (!unsupported) {
+    return describe(title, () => {
+      afterAll(writeTally);
+      body();
+    });
+  }
   if (process.env.CI) {
     return describe(title, () => {
       it('runs in CI', () => {
-        throw new Error(`the firewall lab cannot run in CI: ${labUnsupported}`);
+        throw new Error(`the firewall lab cannot run in CI: ${unsupported}`);
       });
     });
   }
-  console.warn(`skipping the firewall lab (${title}): ${labUnsupported}`);
+  console.warn(`skipping the firewall lab (${title}): ${unsupported}`);
   describe.skip(title, body);
 }
 
-const live = new Set<Lab>();
 let labCount = 0;
 
 function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -95,7 +136,12 @@ export class Lab {
   readonly routerNetns: string;
   private readonly processes = new Set<ChildProcess>();
   private destroyed = false;
-  /** The agents' certificates and the controller's known-agents file: this lab's own, gone with it. */
+  /** Removes this lab's namespaces should its test process be killed before destroy() (lab-reaper.mjs). */
+  private reaper?: ChildProcess;
+  /**
+   * The agents' certificates, the controller's known-agents file, and the tests' own files
+   * (`file(name)`: reports, configurations): this lab's own, gone with it.
+   */
   private readonly scratch = mkdtempSync(path.join(tmpdir(), 'preflight-netlab-'));
 
   private constructor(
@@ -127,7 +173,7 @@ export class Lab {
     labCount += 1;
     if (labCount === 1) await sweepStaleLabs();
     const lab = new Lab(`pf${process.pid}x${labCount}`, nodes, delayMs, networks);
-    live.add(lab);
+    lab.reaper = startReaper(process.pid, lab.id, lab.scratch);
     try {
       await lab.build();
       return lab;
@@ -141,6 +187,11 @@ export class Lab {
     return [this.controller, ...this.nodes];
   }
 
+  /** A path in this lab's scratch directory, for a test's report or configuration: removed by destroy(). */
+  file(name: string): string {
+    return path.join(this.scratch, name);
+  }
+
   private async build(): Promise<void> {
     const rtr = this.routerNetns;
     await must(['ip', 'netns', 'add', rtr]);
@@ -149,6 +200,9 @@ export class Lab {
     await must(['ip', 'netns', 'exec', rtr, 'nft', tableText('forward')]);
     // Before the filter rules, so a lost packet never reaches them: loss happens on the wire.
     await must(['ip', 'netns', 'exec', rtr, 'nft', 'add chain inet lab impair { type filter hook forward priority -10; policy accept; }']);
+    // The resets and ICMP errors the router's own reject rules send leave through its output hook,
+    // not forward: loss must reach them too, or a reject would never meet a lossy link.
+    await must(['ip', 'netns', 'exec', rtr, 'nft', 'add chain inet lab impair-out { type filter hook output priority -10; policy accept; }']);
     await Promise.all(
       this.hosts.map(async (host, k) => {
         const peer = `${this.id}h${k}`;
@@ -230,16 +284,31 @@ export class Lab {
 
   /**
    * Drops `percent`% of the packets the router sends toward each given host, at random, as a
-   * lossy link would (and as netem's loss on the router's side of the link does).
+   * lossy link would (and as netem's loss on the router's side of the link does): the packets it
+   * forwards, and the resets and ICMP errors it sends itself for a reject rule.
    */
   async loss(hosts: readonly LabHost[], percent: number): Promise<void> {
+    // numgen's range is 0-99: `< 100` is refused, so all is a plain drop.
+    const chance = percent >= 100 ? '' : `numgen random mod 100 < ${percent} `;
     for (const host of hosts) {
-      await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', `add rule inet lab impair oifname "${host.routerIf}" numgen random mod 100 < ${percent} drop`]);
+      for (const chain of ['impair', 'impair-out']) {
+        await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', `add rule inet lab ${chain} oifname "${host.routerIf}" ${chance}counter drop`]);
+      }
     }
+  }
+
+  /** How many packets the loss has dropped so far: of those the router forwards, and of its own. */
+  async lossDropped(): Promise<{ forwarded: number; own: number }> {
+    const dropped = async (chain: string) => {
+      const listing = await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', 'list', 'chain', 'inet', 'lab', chain]);
+      return [...listing.matchAll(/counter packets (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    };
+    return { forwarded: await dropped('impair'), own: await dropped('impair-out') };
   }
 
   async clearLoss(): Promise<void> {
     await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', 'flush chain inet lab impair']);
+    await must(['ip', 'netns', 'exec', this.routerNetns, 'nft', 'flush chain inet lab impair-out']);
   }
 
   /** Runs a command inside a host's namespace to its end. */
@@ -301,74 +370,50 @@ export class Lab {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await Promise.all(
-      [...this.processes].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all([...this.processes].map((child) => killAndWait(child, 'SIGKILL')));
     for (const netns of this.allNetns()) await run(['ip', 'netns', 'del', netns]);
     rmSync(this.scratch, { recursive: true, force: true });
-    live.delete(this);
+    // Last: until the namespaces are gone, a killed test process still leaves them to the reaper.
+    if (this.reaper) await killAndWait(this.reaper, 'SIGTERM');
   }
 
   private allNetns(): string[] {
     const relays = this.delayMs > 0 ? this.hosts.map((_, k) => this.relayNetns(k)) : [];
     return [...this.hosts.map((host) => host.netns), ...relays, this.routerNetns];
   }
+}
 
-  /** Synchronous last-resort cleanup for process exit. */
-  destroySync(): void {
-    for (const child of this.processes) if (child.pid) child.kill('SIGKILL');
-    for (const netns of this.allNetns()) {
-      try {
-        execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-    }
-  }
+function killAndWait(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
 }
 
 /**
- * Removes the namespaces of labs whose test process is gone (killed with SIGKILL, so its exit
- * handlers never ran). A lab's namespaces carry its creator's PID: `pf<pid>x<n>-...`.
+ * Starts the watcher that removes the namespaces `PREFIX-*`, kills what runs inside them, and
+ * removes the lab's scratch directory, once process `pid` is gone without having destroyed its lab. It runs in its own session, outside
+ * jest (whose sandbox never passes exit or signal handlers a real event), so it outlives a test
+ * process killed outright, and a Ctrl-C to the terminal's process group; destroy() ends it.
+ */
+export function startReaper(pid: number, prefix: string, scratch: string): ChildProcess {
+  const child = spawn(process.execPath, [REAPER, 'watch', String(pid), prefix, scratch], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+
+/**
+ * Removes the labs whose test process is gone (killed outright, so it never destroyed them), and
+ * kills the processes still running inside their namespaces. A lab's namespaces carry its
+ * creator's PID: `pf<pid>x<n>-...`. Returns the namespaces removed.
  */
 export async function sweepStaleLabs(): Promise<string[]> {
-  const { stdout } = await run(['ip', 'netns', 'list']);
-  const stale = stdout
-    .split('\n')
-    .map((line) => line.split(' ')[0] ?? '')
-    .filter((name) => {
-      const pid = Number(name.match(/^pf(\d+)x\d+-/)?.[1]);
-      if (!pid || pid === process.pid) return false;
-      try {
-        process.kill(pid, 0);
-        return false; // its test process still runs
-      } catch {
-        return true;
-      }
-    });
-  for (const name of stale) await run(['ip', 'netns', 'del', name]);
-  return stale;
+  return (await must([process.execPath, REAPER, 'sweep'])).split('\n').filter(Boolean);
 }
 
 /** A table with accepting base chains; tests add rules to them. */
 function tableText(...chains: Chain[]): string {
   const adds = chains.map((chain) => `add chain inet lab ${chain} { type filter hook ${chain} priority 0; policy accept; }`);
   return ['add table inet lab', ...adds].join('; ');
-}
-
-process.once('exit', () => {
-  for (const lab of live) lab.destroySync();
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const lab of live) lab.destroySync();
-    process.exit(130);
-  });
 }
