@@ -1,5 +1,5 @@
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { TOKEN, expectVerdicts, mixedRules, tally } from './scenario.js';
+import { TOKEN, expectVerdicts, mixedRules } from './scenario.js';
 
 describeLab('a 150 ms round trip between the nodes', () => {
   let lab: Lab;
@@ -8,10 +8,7 @@ describeLab('a 150 ms round trip between the nodes', () => {
     lab = await Lab.create({ nodes: 2, delayMs: 37.5 });
     await Promise.all(lab.nodes.map((node) => lab.startAgent(node, TOKEN)));
   });
-  afterAll(async () => {
-    await lab?.destroy();
-    console.log(`firewall lab: ${tally.verdicts} (protocol, port, direction) verdicts compared with their rules over ${tally.runs} runs in this file`);
-  });
+  afterAll(() => lab?.destroy());
 
   it('really is 150 ms', async () => {
     const [a, b] = lab.nodes as [LabHost, LabHost];

@@ -1,11 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { TOKEN, notAsked, tally, type JsonCheck } from './scenario.js';
-
-const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
+import { expectFromPlan } from './expected.js';
+import { TOKEN, agentNode, expectRules, nodeArgs, planOf, runReport } from './scenario.js';
 
 /**
  * A cluster with two networks between its servers: the public LAN (198.18) and the interconnect
@@ -24,17 +19,9 @@ describeLab('a cluster with a public LAN and an interconnect', () => {
   afterEach(() => lab.clearRules());
   afterAll(() => lab?.destroy());
 
-  const run = async (name: string, interconnect = true) => {
-    const json = path.join(scratch, `${name}.json`);
-    const result = await lab.runController([
-      'run', '--profile', 'nec-symmetry', '--node', `primary=${primary.address}`, '--node', `secondary=${secondary.address}`,
-      ...(interconnect ? ['--node', `primary@interconnect=${primary.interconnect!.address}`, '--node', `secondary@interconnect=${secondary.interconnect!.address}`] : []),
-      '--token', TOKEN, '--timeout', '1500', '--json', json,
-    ]);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: (JsonCheck & { network: string })[] };
-    tally.runs += 1;
-    return { result, checks: report.checks };
-  };
+  const nodes = (interconnect: boolean) => [agentNode('primary', primary, { interconnect }), agentNode('secondary', secondary, { interconnect })];
+  const run = (interconnect = true) =>
+    runReport(lab, ['run', '--profile', 'nec-symmetry', ...nodeArgs(nodes(interconnect)), '--token', TOKEN, '--timeout', '1500']);
 
   it('sees a mirror port and ICMP blocked on the interconnect only, each in its direction', async () => {
     await lab.addRules('forward', [
@@ -42,29 +29,31 @@ describeLab('a cluster with a public LAN and an interconnect', () => {
       `ip daddr ${primary.interconnect!.address} icmp type echo-request reject with icmp type admin-prohibited`,
       `ip daddr ${primary.interconnect!.address} udp dport 29106 drop`,
     ].join('\n'));
-    const { result, checks } = await run('interconnect-blocked');
-    const blocked: Record<string, string> = {
-      'primary->secondary/tcp/29005@interconnect': 'blocked/filtered',
-      'secondary->primary/icmp@interconnect': 'blocked/rejected',
-      'secondary->primary/udp/29106@interconnect': 'blocked/filtered',
-    };
-    const tested = checks.filter((check) => !notAsked(check));
-    for (const check of tested) expect(`${check.key} ${check.status}/${check.reason}`).toBe(`${check.key} ${blocked[check.key] ?? 'open/verified'}`);
+    const { checks, code, stdout } = await run();
+    const expected = expectFromPlan(planOf('nec-symmetry', nodes(true)), {
+      blocked: {
+        'primary->secondary/tcp/29005@interconnect': 'blocked/filtered',
+        'secondary->primary/icmp@interconnect': 'blocked/rejected',
+        'secondary->primary/udp/29106@interconnect': 'blocked/filtered',
+      },
+    });
+    expectRules(checks, expected);
     // Both ways on both networks: 29004, 29005, 29106 and ICMP.
-    expect(tested.filter((check) => check.network === 'interconnect')).toHaveLength(8);
+    const tested = [...expected].filter(([, each]) => each.fromRules).map(([key]) => key);
+    expect(tested.filter((key) => key.endsWith('@interconnect'))).toHaveLength(8);
     expect(tested).toHaveLength(48);
-    tally.verdicts += tested.length;
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain('[interconnect]');
+    expect(code).toBe(1);
+    expect(stdout).toContain('[interconnect]');
   });
 
   it('without the interconnect addresses, reports those paths not tested and says which flag to add', async () => {
-    const { result, checks } = await run('no-interconnect', false);
-    const missing = checks.filter((check) => check.reason === 'no-address');
+    const { checks, code, stdout } = await run(false);
+    expectRules(checks, expectFromPlan(planOf('nec-symmetry', nodes(false))));
+    const missing = [...checks.values()].filter((check) => check.reason === 'no-address');
     expect(missing.map((check) => check.key).sort()).toEqual(
       ['primary->secondary', 'secondary->primary'].flatMap((pair) => ['tcp/29004', 'tcp/29005', 'udp/29106', 'icmp'].map((what) => `${pair}/${what}@interconnect`)).sort(),
     );
-    expect(result.stdout).toContain('4 checks not tested, needing --node secondary@interconnect=HOST.');
-    expect(result.code).toBe(0);
+    expect(stdout).toContain('4 checks not tested, needing --node secondary@interconnect=HOST.');
+    expect(code).toBe(0);
   });
 });

@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { loadProfile } from '@preflight/controller';
 import { pathToFileURL } from 'node:url';
 import { PREFLIGHT, runNode } from '../support/cli.js';
 import { Browser, chromiumMissing } from '../support/chromium.js';
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { TOKEN, between, notAsked, tally, type JsonCheck } from './scenario.js';
-
-const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
+import { expectFromPlan } from './expected.js';
+import { TOKEN, agentNode, between, expectRules, nodeArgs, planOf, runReport } from './scenario.js';
 
 /**
  * The report an engineer attaches, from a real run through the lab's firewall: one port blocked,
@@ -31,18 +28,14 @@ describeLab('the verification report of a lab run', () => {
   it('shows the blocked port first with its fix, both servers side by side, Appendix A and B and the run; and renders again from its JSON', async () => {
     const [primary, secondary] = lab.nodes as [LabHost, LabHost];
     await lab.addRules('forward', between(primary, secondary, 'tcp dport 29002', 'drop'));
-    const json = path.join(scratch, 'lab-report.json');
-    const html = path.join(scratch, 'lab-report.html');
-    const result = await lab.runController([
-      'run', '--profile', 'nec-symmetry', '--node', `primary=${primary.address}`, '--node', `secondary=${secondary.address}`,
-      '--token', TOKEN, '--timeout', '1500', '--json', json, '--report', html, '--engineer', 'Lab Engineer', '--site', 'Firewall lab',
+    const html = lab.file('lab-report.html');
+    const nodes = [agentNode('primary', primary), agentNode('secondary', secondary)];
+    const result = await runReport(lab, [
+      'run', '--profile', 'nec-symmetry', ...nodeArgs(nodes),
+      '--token', TOKEN, '--timeout', '1500', '--report', html, '--engineer', 'Lab Engineer', '--site', 'Firewall lab',
     ]);
     expect(result.code).toBe(1);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: JsonCheck[] };
-    const tested = report.checks.filter((check) => !notAsked(check));
-    expect(tested.filter((check) => check.status !== 'open').map((check) => check.key)).toEqual(['primary->secondary/tcp/29002']);
-    tally.verdicts += tested.length;
-    tally.runs += 1;
+    expectRules(result.checks, expectFromPlan(planOf('nec-symmetry', nodes), { blocked: { 'primary->secondary/tcp/29002': 'blocked/filtered' } }));
 
     const url = pathToFileURL(html).href;
     const page = await browser!.open(url);
@@ -69,9 +62,10 @@ describeLab('the verification report of a lab run', () => {
     // The lab routes between the nodes' subnets: the WAN edition, for that reason.
     expect(seen.site).toContain('Edition: NEC-EXP-CLST-WAN');
     expect(seen.site).toContain('Appendix B: requirements verified');
-    expect(seen.run).toMatch(/Profile\s+nec-symmetry 1\.0\.0, sha256 [0-9a-f]{64}/);
+    const { version } = loadProfile('nec-symmetry');
+    expect(seen.run).toMatch(new RegExp(`Profile\\s+nec-symmetry ${version.replaceAll('.', '\\.')}, sha256 [0-9a-f]{64}`));
 
-    const again = await runNode(PREFLIGHT, ['report', json, '--format', 'html']);
+    const again = await runNode(PREFLIGHT, ['report', result.json, '--format', 'html']);
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(readFileSync(html, 'utf8'));
   }, 90_000);

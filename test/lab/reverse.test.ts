@@ -1,12 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { PREFLIGHT_AGENT } from '../support/cli.js';
 import { Lab, describeLab, type LabHost } from './netlab.js';
-import { TOKEN, between, tally, type JsonCheck } from './scenario.js';
-
-const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-lab-'));
+import { expectAdHoc } from './expected.js';
+import { TOKEN, agentNode, between, expectRules, nodeArgs, runReport } from './scenario.js';
 
 /**
  * A site whose firewall blocks the agents' control port from the controller: the agents dial the
@@ -30,24 +25,14 @@ describeLab('reverse connection through the lab\'s firewall', () => {
     const serve = `${lab.controller.address}:7891`;
     // The agents start first and keep dialling until the controller listens.
     for (const [host, name] of [[a, 'a'], [b, 'b']] as const) {
-      lab.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--connect', `wss://${serve}`, '--as', name, '--listen', host.address, '--token', TOKEN, '--state-dir', path.join(scratch, name)]);
+      lab.spawn(host, [process.execPath, PREFLIGHT_AGENT, '--connect', `wss://${serve}`, '--as', name, '--listen', host.address, '--token', TOKEN, '--state-dir', lab.file(name)]);
     }
-    const json = path.join(scratch, 'reverse.json');
-    const result = await lab.runController([
-      'run', '--ports', 'tcp:29041-29042', '--ports', 'udp:29041', '--node', `a=${a.address}`, '--node', `b=${b.address}`,
-      '--token', TOKEN, '--serve', serve, '--wait', '30', '--timeout', '1500', '--json', json,
+    const specs = ['tcp:29041-29042', 'udp:29041'];
+    const result = await runReport(lab, [
+      'run', ...specs.flatMap((spec) => ['--ports', spec]), ...nodeArgs([agentNode('a', a), agentNode('b', b)]),
+      '--token', TOKEN, '--serve', serve, '--wait', '30', '--timeout', '1500',
     ]);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: JsonCheck[] };
-    expect(report.checks.map((check) => `${check.key} ${check.status}/${check.reason}`)).toEqual([
-      'a->b/tcp/29041 open/verified',
-      'a->b/tcp/29042 blocked/filtered',
-      'b->a/tcp/29041 open/verified',
-      'b->a/tcp/29042 open/verified',
-      'a->b/udp/29041 open/verified',
-      'b->a/udp/29041 open/verified',
-    ]);
-    tally.verdicts += report.checks.length;
-    tally.runs += 1;
+    expectRules(result.checks, expectAdHoc(specs, ['a', 'b'], { 'a->b/tcp/29042': 'blocked/filtered' }));
     expect(result.code).toBe(1);
 
     // The same run dialling the agents instead cannot reach them: a clear message, exit 3.
