@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { CLOSE_CODES, PROTOCOL_VERSION, checkProof, makeChallenge } from '@preflight/protocol';
+import { existsSync } from 'node:fs';
+import { CLOSE_CODES, PROTOCOL_VERSION, checkProof, listenControl, loadTlsIdentity, makeChallenge } from '@preflight/protocol';
 import { PREFLIGHT, PREFLIGHT_AGENT, REPO, type Finished } from '../support/cli.js';
 
 const TOKEN = 'reverse-test-token';
@@ -187,6 +188,39 @@ describe('reverse connection: agents dial the controller (--connect, --serve)', 
     } finally {
       sockets.forEach((each) => each.ws.terminate());
     }
+  });
+
+  it('trusts a controller on first use only once it has proved the token', async () => {
+    // A controller of someone else's, with a certificate of its own and no token.
+    const identity = await loadTlsIdentity({ role: 'controller', stateDir: path.join(scratch, 'fake-controller') });
+    const fake = await listenControl({ host: '127.0.0.1', port: 0, tls: identity });
+    const refused = new Promise<Record<string, unknown>>((resolve) => {
+      fake.wss.on('connection', (ws) => {
+        ws.on('message', (data) => {
+          const message = JSON.parse(data.toString()) as Record<string, unknown>;
+          if (message.type === 'hello') ws.send(JSON.stringify({ type: 'auth', id: 1, protocol: PROTOCOL_VERSION, proof: makeChallenge(), challenge: makeChallenge() }));
+          else resolve(message);
+        });
+      });
+    });
+    const stateDir = path.join(scratch, 'tofu-state');
+    const known = path.join(stateDir, 'known-controllers.json');
+    try {
+      const a = agent(String(fake.port), 'a', '127.0.0.1', ['--token', TOKEN], stateDir);
+      expect(await refused).toMatchObject({ type: 'error', code: 'auth-failed' });
+      await waitFor(a, /refused 127\.0\.0\.1:\d+: wrong token/);
+      expect(a.output()).not.toContain('first contact');
+      expect(existsSync(known) ? Object.keys(JSON.parse(readFileSync(known, 'utf8')).agents) : []).toEqual([]);
+    } finally {
+      await fake.close({ drop: true });
+    }
+    // The real one proves it, and is remembered.
+    const { controller, port, fingerprint } = await serve('tofu');
+    const a = agent(port, 'a', '127.0.0.1', ['--token', TOKEN], stateDir);
+    agent(port, 'b', '127.0.0.2', ['--token', TOKEN, '--controller-fingerprint', fingerprint]);
+    expect((await controller.finished).code).toBe(0);
+    await waitFor(a, /first contact with the controller at 127\.0\.0\.1:\d+: trusting its certificate/);
+    expect(JSON.parse(readFileSync(known, 'utf8')).agents[`127.0.0.1:${port}`].fingerprint).toBe(fingerprint);
   });
 
   it('says plainly that a known-controllers file it cannot read must be fixed, and exits 2 instead of crashing', async () => {

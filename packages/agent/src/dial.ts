@@ -54,6 +54,16 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
     const address = new URL(options.url).host;
     // The controller is this connection's TLS server: proofs name its certificate (none over ws).
     let serverFingerprint: string | null = null;
+    // Trusted on first use only once the controller behind it has proved the token.
+    let firstSeen: string | undefined;
+    const fail = (error: unknown) => {
+      // The known-controllers file went bad (or cannot be written): no controller can be trusted.
+      stopped = true;
+      ws.terminate();
+      const message = `cannot check the controller's certificate: ${(error as Error).message}`;
+      if (options.onFatal) options.onFatal(message);
+      else options.log(message);
+    };
     ws.once('upgrade', (response: IncomingMessage) => {
       if (!options.url.startsWith('wss:')) return;
       const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
@@ -74,19 +84,20 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
           refusedFor = seen;
           return ws.terminate();
         }
-        if (verdict.learned) {
-          rememberAgents(options.knownFile, { [address]: seen });
-          options.log(`first contact with the controller at ${address}: trusting its certificate ${formatFingerprint(seen)} from now on (${options.knownFile})`);
-        }
+        if (verdict.learned) firstSeen = seen;
       } catch (error) {
-        // The known-controllers file went bad (or cannot be written): no controller can be trusted.
-        stopped = true;
-        ws.terminate();
-        const message = `cannot check the controller's certificate: ${(error as Error).message}`;
-        if (options.onFatal) options.onFatal(message);
-        else options.log(message);
+        fail(error);
       }
     });
+    const remember = (ok: boolean) => {
+      if (!ok || !firstSeen) return;
+      try {
+        rememberAgents(options.knownFile, { [address]: firstSeen });
+        options.log(`first contact with the controller at ${address}: trusting its certificate ${formatFingerprint(firstSeen)} from now on (${options.knownFile})`);
+      } catch (error) {
+        fail(error);
+      }
+    };
     ws.once('open', () => {
       refusedFor = undefined;
       options.log(`connected to the controller at ${address}`);
@@ -99,6 +110,7 @@ export function dialController(options: DialOptions): { close(): Promise<void> }
         ...(options.name ? { name: options.name } : {}),
         ...(options.maxListeners ? { maxListeners: options.maxListeners } : {}),
         binding: { mode: 'reverse', serverFingerprint },
+        onAuth: remember,
       });
     });
     ws.on('error', () => {});
