@@ -123,7 +123,8 @@ describe('a machine in the middle, with a certificate of its own', () => {
       downstream.on('message', (data) => (upstream.readyState === upstream.OPEN ? upstream.send(data.toString()) : early.push(data.toString())));
       upstream.on('open', () => early.splice(0).forEach((message) => upstream.send(message)));
       upstream.on('message', (data) => downstream.send(data.toString()));
-      upstream.on('close', () => downstream.terminate());
+      // Closed, not terminated: the agent's last word (its refusal) must reach the controller first.
+      upstream.on('close', (code, reason) => downstream.close(code >= 3000 && code <= 4999 ? code : 1000, reason));
       downstream.on('close', () => upstream.terminate());
       upstream.on('error', () => {});
     });
