@@ -9,6 +9,12 @@ import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode } from '../support/cli.js';
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-rounds-'));
 const TOKEN = 'rounds-test-token';
 const [FIRST, LAST] = [41000, 41049];
+/**
+ * The agents' own loopback addresses. The run's ports lie in the kernel's ephemeral range, and every
+ * other connection on this machine takes its source port on 127.0.0.1: on addresses of their own,
+ * no other socket can hold a port the agents must listen on, so "in use" cannot come from outside.
+ */
+const HOSTS = ['127.0.0.61', '127.0.0.62'];
 
 type Agent = { child: ChildProcess; address: string };
 
@@ -41,7 +47,7 @@ describe('preflight-agent --max-listeners: a run with more listeners than that g
   /** Whether `ss` is here to ask (iproute2); binding every port below proves it anyway. */
   let ss = false;
   beforeAll(async () => {
-    agents = await Promise.all([startAgent('127.0.0.1'), startAgent('127.0.0.2')]);
+    agents = await Promise.all(HOSTS.map(startAgent));
     ss = await promisify(execFile)('ss', ['-V']).then(() => true, () => false);
   });
   afterAll(() => agents.forEach((agent) => agent.child.kill('SIGTERM')));
@@ -64,7 +70,7 @@ describe('preflight-agent --max-listeners: a run with more listeners than that g
     // The agents run on; the run's listeners are all gone.
     for (const agent of agents) expect(agent.child.exitCode).toBeNull();
     if (ss) for (const agent of agents) expect(await socketsOnRunPorts(agent)).toEqual([]);
-    for (const host of ['127.0.0.1', '127.0.0.2']) {
+    for (const host of HOSTS) {
       for (let port = FIRST; port <= LAST; port++) {
         expect([port, await canBind(host, port, 'tcp'), await canBind(host, port, 'udp')]).toEqual([port, true, true]);
       }
