@@ -35,10 +35,17 @@ const SWEEP_SLACK_MS = 250;
 /** Binds under way at once: enough to open thousands of ports in well under a second. */
 const BIND_CONCURRENCY = 256;
 
-/** Distinct UDP nonces a listener remembers, so a retried probe is reported once. */
-const MAX_REMEMBERED_NONCES = 4096;
+/**
+ * Distinct UDP probes the run remembers having reported, so a retried one is reported once: more
+ * than the probes of one round under way at once (each is reported once, within its timeout).
+ */
+const MAX_REMEMBERED_NONCES = 65536;
 
-type Listener = { close(): Promise<void> };
+/** A temporary listener is its socket: no wrapper, closure or timer of its own (see `ListenerSet`). */
+type Listener = net.Server | dgram.Socket;
+
+/** Errors on a bound listener (an accept that failed, ICMP from a vanished prober) are the peer's problem. */
+const ignore = (): void => {};
 
 /** What a run's listeners may hold; the defaults are the agent's, tests shorten them. */
 export type ListenerLimits = {
@@ -67,6 +74,10 @@ const idOf = (spec: ListenSpec) => `${spec.protocol}/${spec.port}`;
 /**
  * The temporary listeners of one run. Each answers the probe handshake under the run key; UDP
  * listeners also report every genuine probe to `onUdpReceived`. `closeAll` releases every port.
+ *
+ * A run may hold tens of thousands of listeners, so a listener is only its socket: the handlers
+ * are the set's own, shared by all (they learn the port from the socket), and the connections
+ * accepted and the UDP nonces seen are kept once for the run, not once a listener.
  */
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
@@ -79,6 +90,8 @@ export class ListenerSet {
    * the whole run cuts them, so a listener costs no timer of its own.
    */
   private readonly accepted = new Map<net.Socket, number>();
+  /** UDP probes already reported, by port and nonce, so a retried datagram is reported once. */
+  private readonly seen = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly limits: ListenerLimits;
   /** Set once the run has ended: a bind that finishes later is closed at once. */
@@ -135,13 +148,18 @@ export class ListenerSet {
 
   /** Closes the listeners of these specs (a round of the run is done); returns how many it closed. */
   async close(specs: readonly ListenSpec[]): Promise<number> {
-    const closing = specs.flatMap((spec) => {
-      const id = `${spec.protocol}/${spec.port}`;
-      const listener = this.listeners.get(id);
-      this.listeners.delete(id);
-      return listener ? [listener] : [];
-    });
-    await Promise.all(closing.map((listener) => listener.close()));
+    const closing: Listener[] = [];
+    const tcpPorts = new Set<number>();
+    for (const spec of specs) {
+      const listener = this.listeners.get(idOf(spec));
+      if (!listener) continue;
+      this.listeners.delete(idOf(spec));
+      closing.push(listener);
+      if (spec.protocol === 'tcp') tcpPorts.add(spec.port);
+    }
+    // A server's close waits for its connections: a prober's, still open, goes with its listener.
+    for (const socket of this.accepted.keys()) if (tcpPorts.has(socket.localPort ?? 0)) socket.destroy();
+    await Promise.all(closing.map(closeListener));
     return closing.length;
   }
 
@@ -151,7 +169,10 @@ export class ListenerSet {
     this.sweeper = undefined;
     const all = [...this.listeners.values()];
     this.listeners.clear();
-    await Promise.all(all.map((listener) => listener.close()));
+    for (const socket of this.accepted.keys()) socket.destroy();
+    this.accepted.clear();
+    this.seen.clear();
+    await Promise.all(all.map(closeListener));
     return all.length;
   }
 
@@ -162,7 +183,7 @@ export class ListenerSet {
         spec.protocol === 'tcp' ? await this.listenTcp(spec.port) : await this.listenUdp(spec.port);
       if (this.closed) {
         // The run ended while this port was being bound (the controller went away mid-listen).
-        await listener.close();
+        await closeListener(listener);
         return { ...spec, state: 'failed', code: 'RUN-ENDED' };
       }
       this.listeners.set(id, listener);
@@ -175,32 +196,23 @@ export class ListenerSet {
   }
 
   private listenTcp(port: number): Promise<Listener> {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      this.watch(socket);
-      this.answerTcp(socket, port);
-    });
+    const server = net.createServer(this.onConnection);
     // Beyond this, Node closes each new connection as it is accepted.
     server.maxConnections = this.limits.maxSocketsPerListener;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.host, port, exclusive: true }, () => {
         server.off('error', reject);
-        server.on('error', () => {}); // accept errors after bind are the peer's problem
-        resolve({
-          close: () =>
-            new Promise<void>((done) => {
-              for (const socket of sockets) socket.destroy();
-              server.close(() => done());
-            }),
-        });
+        server.on('error', ignore);
+        resolve(server);
       });
     });
   }
 
-  private answerTcp(socket: net.Socket, port: number): void {
+  /** Every TCP listener's connection handler: reads the prober's line and answers it for the port it came in on. */
+  private readonly onConnection = (socket: net.Socket): void => {
+    this.watch(socket);
+    const port = socket.localPort!;
     let received = '';
     socket.on('error', () => socket.destroy());
     const onData = (chunk: Buffer) => {
@@ -213,7 +225,7 @@ export class ListenerSet {
       else socket.destroy();
     };
     socket.on('data', onData);
-  }
+  };
 
   /** Gives an accepted connection its deadline; the run's one sweep timer cuts it then. */
   private watch(socket: net.Socket): void {
@@ -241,17 +253,8 @@ export class ListenerSet {
 
   private listenUdp(port: number): Promise<Listener> {
     const socket = dgram.createSocket({ type: net.isIPv6(this.host) ? 'udp6' : 'udp4' });
-    const seen = new Set<string>();
     // Every datagram must be counted, so this listens on 'message' rather than awaiting recv().
-    socket.on('message', (datagram, rinfo) => {
-      const nonce = parseUdpProbeDatagram(this.runKey, port, datagram);
-      if (!nonce) return;
-      socket.send(udpAnswerDatagram(this.runKey, port, nonce), rinfo.port, rinfo.address, () => {});
-      if (seen.has(nonce)) return;
-      if (seen.size >= MAX_REMEMBERED_NONCES) seen.clear();
-      seen.add(nonce);
-      this.onUdpReceived({ type: 'udp-received', port, nonce, from: `${rinfo.address}:${rinfo.port}` });
-    });
+    socket.on('message', this.onDatagram);
     return new Promise((resolve, reject) => {
       socket.once('error', (error) => {
         socket.close();
@@ -259,9 +262,30 @@ export class ListenerSet {
       });
       socket.bind({ port, address: this.host, exclusive: true }, () => {
         socket.removeAllListeners('error');
-        socket.on('error', () => {}); // ICMP errors from answering a vanished prober
-        resolve({ close: () => new Promise<void>((done) => socket.close(() => done())) });
+        socket.on('error', ignore);
+        resolve(socket);
       });
     });
   }
+
+  /** Every UDP listener's message handler (`this` is the listener's socket, as an emitter calls it). */
+  private readonly onDatagram = (() => {
+    const set = this;
+    return function (this: dgram.Socket, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+      const { port } = this.address();
+      const nonce = parseUdpProbeDatagram(set.runKey, port, datagram);
+      if (!nonce) return;
+      this.send(udpAnswerDatagram(set.runKey, port, nonce), rinfo.port, rinfo.address, ignore);
+      const id = `${port}/${nonce}`;
+      if (set.seen.has(id)) return;
+      if (set.seen.size >= MAX_REMEMBERED_NONCES) set.seen.clear();
+      set.seen.add(id);
+      set.onUdpReceived({ type: 'udp-received', port, nonce, from: `${rinfo.address}:${rinfo.port}` });
+    };
+  })();
+}
+
+/** Closes a listener; resolves once its port is free. */
+function closeListener(listener: Listener): Promise<void> {
+  return new Promise<void>((done) => (listener instanceof net.Server ? listener.close(() => done()) : listener.close(() => done())));
 }
