@@ -374,7 +374,12 @@ export class Lab {
     for (const netns of this.allNetns()) await run(['ip', 'netns', 'del', netns]);
     rmSync(this.scratch, { recursive: true, force: true });
     // Last: until the namespaces are gone, a killed test process still leaves them to the reaper.
-    if (this.reaper) await killAndWait(this.reaper, 'SIGTERM');
+    if (this.reaper) {
+      // Unref'd so it never holds a test process open; awaited, it must keep the event loop alive,
+      // or a plain script (the bench) ends here with its work undone and exit code 0.
+      this.reaper.ref();
+      await killAndWait(this.reaper, 'SIGTERM');
+    }
   }
 
   private allNetns(): string[] {
