@@ -19,6 +19,7 @@ import {
   type UdpReceivedMessage,
 } from '@preflight/protocol';
 import { decidePin, formatFingerprint, type KnownAgents } from '@preflight/protocol';
+import { hedge } from './hedge.js';
 import { agentAddress, type AgentNode } from './nodes.js';
 
 /**
@@ -53,6 +54,16 @@ export const AUTH_TIMEOUT_MS = 10_000;
  * a second one 3 s more; three attempts ride that out. A refusal is final at once.
  */
 export const CONNECT_ATTEMPTS = 3;
+
+/**
+ * Within an attempt, while no connection has reached the agent's hello, a second starts this long
+ * after the first: on a lossy link a lost SYN or TLS packet holds a connection up for a second or
+ * more of retransmission, and a fresh one is often through first (at 20% loss on each of two
+ * links the connect phase ranged 0.45 to 4.7 s with one at a time). Both race to the hello only,
+ * and the loser is closed before it sends anything, so the agent counts no failure for it.
+ */
+export const DIAL_HEDGE_MS = 500;
+export const DIALS_AT_ONCE = 2;
 
 /** Why an agent could not be used: the message names the node and the address tried. */
 export class AgentConnectError extends Error {
@@ -115,40 +126,25 @@ export class AgentConnection {
 
   private static async connectOnce(node: AgentNode, token: string, trust: AgentTrust): Promise<AgentConnection> {
     const address = agentAddress(node);
-    const scheme = trust.insecure ? 'ws' : 'wss';
-    // The certificate is self-signed: no CA vouches for it, its pinned fingerprint does (below).
-    const ws = new WebSocket(`${scheme}://${address}/`, {
-      handshakeTimeout: CONNECT_TIMEOUT_MS,
-      maxPayload: MAX_MESSAGE_BYTES,
-      perMessageDeflate: true,
-      rejectUnauthorized: false,
-    });
-    let untrusted: AgentConnectError | undefined;
-    // The agent is this connection's TLS server: the proofs name the certificate it presented.
-    let serverFingerprint: string | null = null;
-    // Trusted on first use only once the agent behind it has proved the token: a machine in the
-    // middle presents its own certificate, fails (the proofs name it), and is not remembered.
-    let firstSeen: string | undefined;
-    if (!trust.insecure) {
-      // Checked on the upgrade, before the agent's hello is read or anything is sent to it.
-      ws.once('upgrade', (response: IncomingMessage) => {
-        const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
-        serverFingerprint = seen;
-        const verdict = decidePin({ node: `node ${node.name}`, pinFlag: `--fingerprint ${node.name}=`, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
-        if (!verdict.ok) {
-          untrusted = new AgentConnectError('agent-untrusted', verdict.message);
-          ws.terminate();
-        } else if (verdict.learned) firstSeen = seen;
-      });
-    }
+    let dialled: Dialled;
     try {
-      const hello = await firstMessage(ws);
+      dialled = await hedge({
+        start: () => dialAgent(node, trust),
+        spacingMs: DIAL_HEDGE_MS,
+        most: DIALS_AT_ONCE,
+        isFinal: (error) => error instanceof AgentConnectError,
+        drop: ({ ws }) => ws.terminate(),
+      });
+    } catch (error) {
+      throw unreachable(node, trust, error);
+    }
+    const { ws, hello, serverFingerprint, firstSeen } = dialled;
+    try {
       const connection = await AgentConnection.authenticate(node, ws, token, hello, address, { mode: 'forward', serverFingerprint });
       if (firstSeen) trust.learned[address] = firstSeen;
       return connection;
     } catch (error) {
       ws.terminate();
-      if (untrusted) throw untrusted;
       if (error instanceof AgentConnectError && error.code === 'auth-failed' && firstSeen) {
         throw new AgentConnectError(
           'auth-failed',
@@ -156,19 +152,7 @@ export class AgentConnection {
             `${formatFingerprint(firstSeen)}, with the fingerprint the agent printed at start (it was not trusted)`,
         );
       }
-      if (error instanceof AgentConnectError) throw error;
-      const why = (error as Error).message;
-      // A plain-ws agent answers TLS with garbage (EPROTO); a TLS agent drops a plain request.
-      const tlsHint = /EPROTO|wrong version|hang up|ECONNRESET|closed the connection/i.test(why)
-        ? trust.insecure
-          ? ' If the agent runs without --insecure (the default), leave out --insecure here.'
-          : ' If the agent runs with --insecure, pass --insecure here too.'
-        : '';
-      throw new AgentConnectError(
-        'agent-unreachable',
-        `node ${node.name}: no agent answered at ${address} (${why}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.${tlsHint}`,
-        why === 'ECONNREFUSED',
-      );
+      throw unreachable(node, trust, error);
     }
   }
 
@@ -276,6 +260,73 @@ export class AgentConnection {
     this.pending.clear();
     if (!this.closedByUs) this.onLost(why);
   }
+}
+
+/** A connection that has reached an agent's hello, with what its TLS server showed. */
+type Dialled = {
+  ws: WebSocket;
+  hello: AgentMessage;
+  /** The agent is this connection's TLS server: the proofs name the certificate it presented. */
+  serverFingerprint: string | null;
+  /** A certificate seen for the first time, to trust once the agent behind it has proved the token. */
+  firstSeen?: string;
+};
+
+/**
+ * Opens a control connection and waits for the agent's hello; rejects with an AgentConnectError
+ * when the certificate is refused, or with the plain reason the connection failed.
+ */
+async function dialAgent(node: AgentNode, trust: AgentTrust): Promise<Dialled> {
+  const address = agentAddress(node);
+  const scheme = trust.insecure ? 'ws' : 'wss';
+  // The certificate is self-signed: no CA vouches for it, its pinned fingerprint does (below).
+  const ws = new WebSocket(`${scheme}://${address}/`, {
+    handshakeTimeout: CONNECT_TIMEOUT_MS,
+    maxPayload: MAX_MESSAGE_BYTES,
+    perMessageDeflate: true,
+    rejectUnauthorized: false,
+  });
+  let untrusted: AgentConnectError | undefined;
+  let serverFingerprint: string | null = null;
+  // Trusted on first use only once the agent behind it has proved the token: a machine in the
+  // middle presents its own certificate, fails (the proofs name it), and is not remembered.
+  let firstSeen: string | undefined;
+  if (!trust.insecure) {
+    // Checked on the upgrade, before the agent's hello is read or anything is sent to it.
+    ws.once('upgrade', (response: IncomingMessage) => {
+      const seen = (response.socket as TLSSocket).getPeerCertificate().fingerprint256;
+      serverFingerprint = seen;
+      const verdict = decidePin({ node: `node ${node.name}`, pinFlag: `--fingerprint ${node.name}=`, address, seen, pinned: trust.pinned.get(node.name), known: trust.known.agents[address]?.fingerprint, file: trust.file });
+      if (!verdict.ok) {
+        untrusted = new AgentConnectError('agent-untrusted', verdict.message);
+        ws.terminate();
+      } else if (verdict.learned) firstSeen = seen;
+    });
+  }
+  try {
+    const hello = await firstMessage(ws);
+    return { ws, hello, serverFingerprint, ...(firstSeen ? { firstSeen } : {}) };
+  } catch (error) {
+    ws.terminate();
+    throw untrusted ?? error;
+  }
+}
+
+/** What a connection's failure tells the engineer: an AgentConnectError as it is, else the agent unreachable, and why. */
+function unreachable(node: AgentNode, trust: AgentTrust, error: unknown): AgentConnectError {
+  if (error instanceof AgentConnectError) return error;
+  const why = (error as Error).message;
+  // A plain-ws agent answers TLS with garbage (EPROTO); a TLS agent drops a plain request.
+  const tlsHint = /EPROTO|wrong version|hang up|ECONNRESET|closed the connection/i.test(why)
+    ? trust.insecure
+      ? ' If the agent runs without --insecure (the default), leave out --insecure here.'
+      : ' If the agent runs with --insecure, pass --insecure here too.'
+    : '';
+  return new AgentConnectError(
+    'agent-unreachable',
+    `node ${node.name}: no agent answered at ${agentAddress(node)} (${why}). Start preflight-agent on ${node.host}, and check that TCP ${node.port} is open from this machine to it.${tlsHint}`,
+    why === 'ECONNREFUSED',
+  );
 }
 
 /** The first message on a new connection: an agent's hello, within CONNECT_TIMEOUT_MS. */
