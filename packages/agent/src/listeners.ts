@@ -1,6 +1,5 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import pLimit from 'p-limit';
 import {
   MAX_HANDSHAKE_BYTES,
   MAX_RUN_LISTENS,
@@ -82,7 +81,7 @@ const idOf = (spec: ListenSpec) => `${spec.protocol}/${spec.port}`;
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
   /** Binds under way, by id: they count against the capacity before they finish. */
-  private readonly opening = new Map<string, Promise<ListenResult>>();
+  private readonly opening = new Map<string, Promise<Map<string, ListenResult>>>();
   /** Listens granted so far, against `maxListens`. */
   private listens = 0;
   /**
@@ -130,13 +129,17 @@ export class ListenerSet {
       throw new ListenerLimitError(`refused: a run may open at most ${maxListens} listeners in all, and this one has opened ${this.listens}`);
     }
     this.listens += fresh.length;
-    const limit = pLimit(BIND_CONCURRENCY);
-    for (const [id, spec] of fresh) {
-      const opened = limit(() => this.openOne(spec)).finally(() => this.opening.delete(id));
-      this.opening.set(id, opened);
-    }
-    // A spec named twice, or already open, shares the one bind (or is bound already).
-    const results = await Promise.all(specs.map((spec) => this.opening.get(idOf(spec)) ?? ({ ...spec, state: 'bound' } as const)));
+    const binding = this.bindAll(fresh.map(([, spec]) => spec));
+    for (const [id] of fresh) this.opening.set(id, binding);
+    void binding.then(() => fresh.forEach(([id]) => this.opening.delete(id)));
+    // A spec named twice, or one another request is binding, shares that bind; one already open is bound.
+    const waits = specs.map((spec) => this.opening.get(idOf(spec)));
+    const bound = new Map<Promise<Map<string, ListenResult>>, Map<string, ListenResult>>();
+    for (const wait of new Set(waits)) if (wait) bound.set(wait, await wait);
+    const results = specs.map((spec, k): ListenResult => {
+      const wait = waits[k];
+      return wait ? bound.get(wait)!.get(idOf(spec))! : { ...spec, state: 'bound' };
+    });
     const taken = results.filter((result) => result.state === 'in-use');
     if (taken.length === 0) return results;
     const holders = await findPortHolders(this.host, taken);
@@ -144,6 +147,20 @@ export class ListenerSet {
       const holder = result.state === 'in-use' ? holders.get(`${result.protocol}/${result.port}`) : undefined;
       return holder ? { ...result, holder } : result;
     });
+  }
+
+  /**
+   * Binds these listeners BIND_CONCURRENCY at a time, slice after slice. Not a queue of a promise
+   * for each port: for a request of 16384 ports that left about 1.7 kB of garbage a port (28 MB of
+   * resident memory, measured) that the agent then kept while it held them.
+   */
+  private async bindAll(specs: readonly ListenSpec[]): Promise<Map<string, ListenResult>> {
+    const results = new Map<string, ListenResult>();
+    for (let first = 0; first < specs.length; first += BIND_CONCURRENCY) {
+      const slice = specs.slice(first, first + BIND_CONCURRENCY);
+      for (const result of await Promise.all(slice.map((spec) => this.openOne(spec)))) results.set(idOf(result), result);
+    }
+    return results;
   }
 
   /** Closes the listeners of these specs (a round of the run is done); returns how many it closed. */
