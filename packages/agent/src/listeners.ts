@@ -74,9 +74,9 @@ const idOf = (spec: ListenSpec) => `${spec.protocol}/${spec.port}`;
  * The temporary listeners of one run. Each answers the probe handshake under the run key; UDP
  * listeners also report every genuine probe to `onUdpReceived`. `closeAll` releases every port.
  *
- * A run may hold tens of thousands of listeners, so a listener is only its socket: the handlers
- * are the set's own, shared by all (they learn the port from the socket), and the connections
- * accepted and the UDP nonces seen are kept once for the run, not once a listener.
+ * A run may hold tens of thousands of listeners, so a listener is only its socket and a closure
+ * that knows its port: the connections accepted and the UDP nonces seen are kept once for the
+ * run, not once a listener.
  */
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
@@ -213,7 +213,8 @@ export class ListenerSet {
   }
 
   private listenTcp(port: number): Promise<Listener> {
-    const server = net.createServer(this.onConnection);
+    // The port rides in a closure: asking the socket (getsockname) cost a system call a connection.
+    const server = net.createServer((socket) => this.answerTcp(socket, port));
     // Beyond this, Node closes each new connection as it is accepted.
     server.maxConnections = this.limits.maxSocketsPerListener;
     return new Promise((resolve, reject) => {
@@ -226,10 +227,9 @@ export class ListenerSet {
     });
   }
 
-  /** Every TCP listener's connection handler: reads the prober's line and answers it for the port it came in on. */
-  private readonly onConnection = (socket: net.Socket): void => {
+  /** Reads a prober's line on a connection to the listener on `port`, and answers it. */
+  private answerTcp(socket: net.Socket, port: number): void {
     this.watch(socket);
-    const port = socket.localPort!;
     let received = '';
     socket.on('error', () => socket.destroy());
     const onData = (chunk: Buffer) => {
@@ -242,7 +242,7 @@ export class ListenerSet {
       else socket.destroy();
     };
     socket.on('data', onData);
-  };
+  }
 
   /** Gives an accepted connection its deadline; the run's one sweep timer cuts it then. */
   private watch(socket: net.Socket): void {
@@ -271,7 +271,7 @@ export class ListenerSet {
   private listenUdp(port: number): Promise<Listener> {
     const socket = dgram.createSocket({ type: net.isIPv6(this.host) ? 'udp6' : 'udp4' });
     // Every datagram must be counted, so this listens on 'message' rather than awaiting recv().
-    socket.on('message', this.onDatagram);
+    socket.on('message', (datagram, rinfo) => this.answerUdp(socket, port, datagram, rinfo));
     return new Promise((resolve, reject) => {
       socket.once('error', (error) => {
         socket.close();
@@ -285,21 +285,17 @@ export class ListenerSet {
     });
   }
 
-  /** Every UDP listener's message handler (`this` is the listener's socket, as an emitter calls it). */
-  private readonly onDatagram = (() => {
-    const set = this;
-    return function (this: dgram.Socket, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
-      const { port } = this.address();
-      const nonce = parseUdpProbeDatagram(set.runKey, port, datagram);
-      if (!nonce) return;
-      this.send(udpAnswerDatagram(set.runKey, port, nonce), rinfo.port, rinfo.address, ignore);
-      const id = `${port}/${nonce}`;
-      if (set.seen.has(id)) return;
-      if (set.seen.size >= MAX_REMEMBERED_NONCES) set.seen.clear();
-      set.seen.add(id);
-      set.onUdpReceived({ type: 'udp-received', port, nonce, from: `${rinfo.address}:${rinfo.port}` });
-    };
-  })();
+  /** Answers a probe datagram to the listener on `port`, and reports it the first time it is seen. */
+  private answerUdp(socket: dgram.Socket, port: number, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    const nonce = parseUdpProbeDatagram(this.runKey, port, datagram);
+    if (!nonce) return;
+    socket.send(udpAnswerDatagram(this.runKey, port, nonce), rinfo.port, rinfo.address, ignore);
+    const id = `${port}/${nonce}`;
+    if (this.seen.has(id)) return;
+    if (this.seen.size >= MAX_REMEMBERED_NONCES) this.seen.clear();
+    this.seen.add(id);
+    this.onUdpReceived({ type: 'udp-received', port, nonce, from: `${rinfo.address}:${rinfo.port}` });
+  }
 }
 
 /** Closes a listener; resolves once its port is free. */
