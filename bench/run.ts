@@ -6,12 +6,12 @@
  *
  * Prints one row per case and writes the same figures to bench/results.json.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentConnection } from '@preflight/controller';
-import { PREFLIGHT, PREFLIGHT_AGENT } from '../test/support/cli.js';
+import { PREFLIGHT, startAgentProcess } from '../test/support/cli.js';
 import { Lab, labUnsupported, type LabHost } from '../test/lab/netlab.js';
 import { TOKEN, between } from '../test/lab/scenario.js';
 
@@ -151,17 +151,8 @@ type Held = { idleKb: number; kb: number; bound: number; ms: number };
  */
 async function holdListeners(protocol: 'tcp' | 'udp', count: number): Promise<Held> {
   const host = '127.0.0.93';
-  const agent = spawn(process.execPath, [PREFLIGHT_AGENT, '--listen', `${host}:0`, '--insecure', '--token', TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child: agent, port } = await startAgentProcess(['--listen', `${host}:0`, '--insecure', '--token', TOKEN]);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      agent.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const found = out.match(/listening on \S+:(\d+)/)?.[1];
-        if (found) resolve(Number(found));
-      });
-      agent.once('exit', (code) => reject(new Error(`agent exited (${code}): ${out}`)));
-    });
     const settled = async () => {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       return rssNow(agent.pid!);

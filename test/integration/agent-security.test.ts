@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { CLOSE_CODES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, checkProof, makeChallenge, makeRunKey, proveToken, type AuthContext, type AuthMode } from '@preflight/protocol';
 import { AuthLimiter, startAgent, type RunningAgent } from '@preflight/agent';
-import { PREFLIGHT_AGENT, REPO } from '../support/cli.js';
+import { startAgentProcess } from '../support/cli.js';
 import { RawClient, TEST_TOKEN, canBind, freePort } from '../support/agents.js';
 
 /**
@@ -337,17 +337,7 @@ describe('fuzzing the control port', () => {
   let port: number;
   beforeAll(async () => {
     // A small heap: memory that grew with every message would end the agent, which the test sees.
-    const argv = ['--max-old-space-size=48', PREFLIGHT_AGENT, '--listen', '127.0.0.1:0', '--token', TEST_TOKEN, '--insecure', '--quiet'];
-    child = spawn(process.execPath, argv, { cwd: REPO });
-    port = await new Promise<number>((resolve, reject) => {
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = output.match(/listening on \S+:(\d+)/)?.[1];
-        if (found) resolve(Number(found));
-      });
-      child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}`)));
-    });
+    ({ child, port } = await startAgentProcess(['--listen', '127.0.0.1:0', '--token', TEST_TOKEN, '--insecure', '--quiet'], ['--max-old-space-size=48']));
   });
   afterAll(() => child?.kill('SIGTERM'));
   const agent = () => ({ host: '127.0.0.1', port }) as RunningAgent;

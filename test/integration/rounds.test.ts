@@ -1,10 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { canBind } from '../support/agents.js';
-import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode } from '../support/cli.js';
+import { PREFLIGHT, runNode, startAgentProcess } from '../support/cli.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-rounds-'));
 const TOKEN = 'rounds-test-token';
@@ -19,18 +19,9 @@ const HOSTS = ['127.0.0.61', '127.0.0.62'];
 type Agent = { child: ChildProcess; address: string };
 
 /** Starts a real agent process, as an engineer would, holding at most 20 listeners at once. */
-function startAgent(host: string): Promise<Agent> {
-  const argv = [PREFLIGHT_AGENT, '--listen', `${host}:0`, '--token', TOKEN, '--insecure', '--quiet', '--max-listeners', '20'];
-  const child = spawn(process.execPath, argv, { cwd: REPO });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const port = output.match(/listening on \S+:(\d+)/)?.[1];
-      if (port) resolve({ child, address: `${host}:${port}` });
-    });
-    child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}`)));
-  });
+async function startAgent(host: string): Promise<Agent> {
+  const { child, port } = await startAgentProcess(['--listen', `${host}:0`, '--token', TOKEN, '--insecure', '--quiet', '--max-listeners', '20']);
+  return { child, address: `${host}:${port}` };
 }
 
 /** The agent's sockets on the run's ports, as `ss` shows them (bound UDP and listening TCP). */

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { listenControl, loadTlsIdentity, type ControlServer } from '@preflight/protocol';
-import { PREFLIGHT, PREFLIGHT_AGENT, REPO, runNode } from '../support/cli.js';
+import { PREFLIGHT, runNode, startAgentProcess } from '../support/cli.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'preflight-tls-'));
 const TOKEN = 'tls-test-token';
@@ -12,17 +12,9 @@ const TOKEN = 'tls-test-token';
 type Agent = { child: ChildProcess; address: string; fingerprint: string };
 
 /** Starts a real agent process; resolves with its address and the fingerprint it printed. */
-function startAgent(host: string, extra: string[]): Promise<Agent> {
-  const child = spawn(process.execPath, [PREFLIGHT_AGENT, '--listen', `${host}:0`, '--token', TOKEN, '--quiet', ...extra], { cwd: REPO });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const port = output.match(/listening on \S+:(\d+)/)?.[1];
-      if (port) resolve({ child, address: `${host}:${port}`, fingerprint: output.match(/fingerprint: (SHA256:[0-9A-F:]+)/)?.[1] ?? '' });
-    });
-    child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}`)));
-  });
+async function startAgent(host: string, extra: string[]): Promise<Agent> {
+  const { child, port, output } = await startAgentProcess(['--listen', `${host}:0`, '--token', TOKEN, '--quiet', ...extra]);
+  return { child, address: `${host}:${port}`, fingerprint: output.match(/fingerprint: (SHA256:[0-9A-F:]+)/)?.[1] ?? '' };
 }
 
 const stop = (agent?: Agent) => agent?.child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -18,5 +18,27 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv =
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
+  });
+}
+
+export type AgentProcess = { child: ChildProcess; port: number; output: string };
+
+/**
+ * Starts a real `preflight-agent` process (`nodeArgs` go to node itself, e.g. a heap limit) and
+ * resolves once it prints the control port it listens on, with what it printed until then.
+ */
+export function startAgentProcess(args: string[], nodeArgs: string[] = []): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, PREFLIGHT_AGENT, ...args], { cwd: REPO });
+  let output = '';
+  let errors = '';
+  // Read, so that an agent with much to say never blocks on a full pipe; and told if it fails.
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const port = output.match(/listening on \S+:(\d+)/)?.[1];
+      if (port) resolve({ child, port: Number(port), output });
+    });
+    child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}${errors}`)));
   });
 }
