@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
 import {
+  AUTH_TIMEOUT_MS,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   decodeAgentMessage,
@@ -19,6 +20,7 @@ import {
   type UdpReceivedMessage,
 } from '@preflight/protocol';
 import { decidePin, formatFingerprint, type KnownAgents } from '@preflight/protocol';
+import { withDeadline } from './deadline.js';
 import { hedge } from './hedge.js';
 import { agentAddress, type AgentNode } from './nodes.js';
 
@@ -42,12 +44,6 @@ export const INSECURE: AgentTrust = { insecure: true, pinned: new Map(), known: 
 
 /** How long one attempt waits for an agent to accept the connection and say hello. */
 export const CONNECT_TIMEOUT_MS = 4000;
-
-/**
- * How long an agent has to answer the controller's proof with its own, once it said hello: as
- * long as the agent gives a controller (10 s), so a silent impostor cannot hold a --serve slot.
- */
-export const AUTH_TIMEOUT_MS = 10_000;
 
 /**
  * Attempts before an agent is called unreachable. On a lossy site link a lost SYN costs 1 s and
@@ -132,7 +128,8 @@ export class AgentConnection {
         start: () => dialAgent(node, trust),
         spacingMs: DIAL_HEDGE_MS,
         most: DIALS_AT_ONCE,
-        isFinal: (error) => error instanceof AgentConnectError,
+        // A refusal (a certificate refused, the port refused) is final: no second dial can change it.
+        isFinal: (error) => unreachable(node, trust, error).final,
         drop: ({ ws }) => ws.terminate(),
       });
     } catch (error) {
@@ -180,20 +177,15 @@ export class AgentConnection {
     ws.on('close', (code, reason) => connection.closed(code, reason.toString()));
     ws.on('error', () => {});
     const context: AuthContext = { ...binding, agentChallenge: hello.challenge, controllerChallenge: makeChallenge() };
-    let timer: NodeJS.Timeout | undefined;
-    const silence = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer to the token's proof within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS);
-    });
-    const info = await Promise.race([
+    const info = await withDeadline(
       connection.request({ type: 'auth', protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge }),
-      silence,
-    ])
-      .catch((error: Error) => {
-        throw error instanceof AgentRequestError && error.code === 'auth-failed'
-          ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
-          : error;
-      })
-      .finally(() => clearTimeout(timer));
+      AUTH_TIMEOUT_MS,
+      `no answer to the token's proof within ${AUTH_TIMEOUT_MS / 1000} s`,
+    ).catch((error: Error) => {
+      throw error instanceof AgentRequestError && error.code === 'auth-failed'
+        ? new AgentConnectError('auth-failed', `node ${node.name}: the agent at ${address} refused the token: give the token it printed at start with --token or PREFLIGHT_TOKEN`)
+        : error;
+    });
     // The agent proves the token too: an impostor that dialled in (or answered) gets no further.
     if (!checkProof(token, 'agent', context, info.proof)) {
       ws.terminate();

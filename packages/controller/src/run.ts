@@ -10,6 +10,7 @@ import {
   type ProbeResult,
 } from '@preflight/protocol';
 import { AgentConnectError, AgentConnection, CONNECT_TIMEOUT_MS, INSECURE, type AgentTrust } from './agent-client.js';
+import { withDeadline } from './deadline.js';
 import { classify, type AgentStanding } from './classify.js';
 import type { AgentNode, Target } from './nodes.js';
 import { judge, type CheckOutcome, type Verdict } from './outcome.js';
@@ -377,14 +378,6 @@ function withSilenceLimit<T>(promise: Promise<T>, deadlineAt: () => number, mess
     }, 500);
   });
   return Promise.race([promise, watchdog]).finally(() => clearInterval(timer));
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,6 +10,13 @@ export const PROTOCOL_VERSION = 2;
  */
 export const DEFAULT_CONTROL_PORT = 7890;
 
+/**
+ * How long either side of a new control connection waits for the other's proof of the token: the
+ * agent for the controller's, the controller for the agent's answer. A silent peer that dialled in
+ * holds a slot no longer than this.
+ */
+export const AUTH_TIMEOUT_MS = 10_000;
+
 /** Largest control message either side accepts, in bytes: a batch of 16384 probe orders fits. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
