@@ -71,6 +71,12 @@ const given = options.token ?? process.env.PREFLIGHT_TOKEN;
 const token = given || randomBytes(18).toString('base64url');
 const log = options.quiet ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 
+/** Ends the agent with a message that says what to fix (exit code 2: usage or set-up). */
+function fatal(message: string): never {
+  console.error(`preflight-agent: ${message}`);
+  process.exit(2);
+}
+
 if (options.connect) {
   // Reverse connection: no control port here; the agent dials the controller.
   let url: URL;
@@ -78,18 +84,10 @@ if (options.connect) {
     url = new URL(options.connect);
     if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new Error('not ws');
   } catch {
-    console.error(`preflight-agent: --connect "${options.connect}": write wss://CONTROLLER:PORT (the address preflight run --serve listens on)`);
-    process.exit(2);
+    fatal(`--connect "${options.connect}": write wss://CONTROLLER:PORT (the address preflight run --serve listens on)`);
   }
-  if (url.protocol === 'ws:' && !options.insecure) {
-    console.error('preflight-agent: --connect ws:// is not encrypted: use wss://, or pass --insecure to mean it');
-    process.exit(2);
-  }
+  if (url.protocol === 'ws:' && !options.insecure) fatal('--connect ws:// is not encrypted: use wss://, or pass --insecure to mean it');
   const stateDir = options.stateDir ?? defaultStateDir();
-  const fatal = (message: string): never => {
-    console.error(`preflight-agent: ${message}`);
-    process.exit(2);
-  };
   let dialer: ReturnType<typeof dialController>;
   try {
     dialer = dialController({
@@ -112,7 +110,7 @@ if (options.connect) {
   console.log(`preflight-agent ${AGENT_VERSION} dialling ${url.href}${options.as ? ` as ${options.as}` : ''}`);
   const stop = async (signal: string) => {
     log(`${signal}: closing every listener`);
-    await dialer!.close();
+    await dialer.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
@@ -125,8 +123,7 @@ async function listenForController(): Promise<void> {
   try {
     if (!options.insecure) tls = await loadTlsIdentity({ certFile: options.cert, keyFile: options.key, stateDir: options.stateDir });
   } catch (error) {
-    console.error(`preflight-agent: cannot set up TLS: ${(error as Error).message}`);
-    process.exit(2);
+    fatal(`cannot set up TLS: ${(error as Error).message}`);
   }
 
   try {
@@ -160,7 +157,6 @@ async function listenForController(): Promise<void> {
           : code === 'EACCES'
             ? `not allowed to listen on ${where}: choose a port above 1023 or run with administrative rights.`
             : `cannot listen on ${where}: ${(error as Error).message}`;
-    console.error(`preflight-agent: ${why}`);
-    process.exit(2);
+    fatal(why);
   }
 }

@@ -85,10 +85,10 @@ export class ListenerSet {
   /** Listens granted so far, against `maxListens`. */
   private listens = 0;
   /**
-   * Every open connection to a TCP listener, with its deadline, oldest first: one sweep timer for
-   * the whole run cuts them, so a listener costs no timer of its own.
+   * Every open connection to a TCP listener, with its deadline and its listener's port, oldest
+   * first: one sweep timer for the whole run cuts them, so a listener costs no timer of its own.
    */
-  private readonly accepted = new Map<net.Socket, number>();
+  private readonly accepted = new Map<net.Socket, { deadline: number; port: number }>();
   /** UDP probes already reported, by port and nonce, so a retried datagram is reported once. */
   private readonly seen = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -175,7 +175,7 @@ export class ListenerSet {
       if (spec.protocol === 'tcp') tcpPorts.add(spec.port);
     }
     // A server's close waits for its connections: a prober's, still open, goes with its listener.
-    for (const socket of this.accepted.keys()) if (tcpPorts.has(socket.localPort ?? 0)) socket.destroy();
+    for (const [socket, { port }] of this.accepted) if (tcpPorts.has(port)) socket.destroy();
     await Promise.all(closing.map(closeListener));
     return closing.length;
   }
@@ -229,7 +229,7 @@ export class ListenerSet {
 
   /** Reads a prober's line on a connection to the listener on `port`, and answers it. */
   private answerTcp(socket: net.Socket, port: number): void {
-    this.watch(socket);
+    this.watch(socket, port);
     let received = '';
     socket.on('error', () => socket.destroy());
     const onData = (chunk: Buffer) => {
@@ -245,22 +245,22 @@ export class ListenerSet {
   }
 
   /** Gives an accepted connection its deadline; the run's one sweep timer cuts it then. */
-  private watch(socket: net.Socket): void {
-    this.accepted.set(socket, performance.now() + this.limits.handshakeDeadlineMs);
+  private watch(socket: net.Socket, port: number): void {
+    this.accepted.set(socket, { deadline: performance.now() + this.limits.handshakeDeadlineMs, port });
     socket.once('close', () => this.accepted.delete(socket));
     if (!this.sweeper) this.armSweeper();
   }
 
   private armSweeper(): void {
     const first = this.accepted.values().next();
-    this.sweeper = first.done ? undefined : setTimeout(() => this.sweep(), Math.max(0, first.value - performance.now()) + SWEEP_SLACK_MS);
+    this.sweeper = first.done ? undefined : setTimeout(() => this.sweep(), Math.max(0, first.value.deadline - performance.now()) + SWEEP_SLACK_MS);
     this.sweeper?.unref();
   }
 
   /** Cuts every connection past its deadline: they were accepted in deadline order, so the oldest come first. */
   private sweep(): void {
     const now = performance.now();
-    for (const [socket, deadline] of this.accepted) {
+    for (const [socket, { deadline }] of this.accepted) {
       if (deadline > now) break;
       this.accepted.delete(socket);
       socket.destroy();

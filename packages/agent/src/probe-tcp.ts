@@ -37,11 +37,13 @@ const isFinal = (observation: ProbeObservation): boolean => observation.kind !==
 export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   const sockets = new Set<net.Socket>();
-  /** Connections that connected and await our listener's answer, with when they connected. */
+  /**
+   * Connections that connected and await our listener's answer, with when they connected. One
+   * leaves only by ending the probe, so while the probe runs, none here means none connected.
+   */
   const awaiting = new Map<net.Socket, number>();
   const timers: NodeJS.Timeout[] = [];
   let attempts = 0;
-  let connected = false;
   let rttMs: number | undefined;
 
   return new Promise<ProbeResult>((resolve) => {
@@ -68,7 +70,6 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
       let received = '';
       socket.setNoDelay(true);
       socket.on('connect', () => {
-        connected = true;
         awaiting.set(socket, performance.now());
         rttMs ??= Math.round((performance.now() - attemptStarted) * 100) / 100;
         socket.write(tcpProbeLine(order.nonce));
@@ -110,8 +111,8 @@ export function probeTcp(order: ProbeOrder, runKey: string, signal: AbortSignal)
     // still waiting is given its grace first, since its answer may be on its way.
     const silent: ProbeObservation = { kind: 'mismatch', received: '' };
     const onDeadline = () => {
-      if (!connected) return finish({ kind: 'no-answer' });
-      const graceLeft = Math.max(-Infinity, ...awaiting.values()) + TCP_ANSWER_GRACE_MS - performance.now();
+      if (awaiting.size === 0) return finish({ kind: 'no-answer' });
+      const graceLeft = Math.max(...awaiting.values()) + TCP_ANSWER_GRACE_MS - performance.now();
       if (graceLeft <= 0) return finish(silent);
       timers.push(setTimeout(() => finish(silent), graceLeft));
     };

@@ -1,7 +1,7 @@
 import { CLOSE_CODES, fingerprintOf, listenControl } from '@preflight/protocol';
 import { AuthLimiter } from './auth-limiter.js';
 import type { Lookup } from './declared-targets.js';
-import { DEFAULT_HEARTBEAT_MS, Session } from './session.js';
+import { DEFAULT_HEARTBEAT_MS, Session, dropOnError } from './session.js';
 
 /**
  * Control connections open at once, authenticated or not. One controller needs one; a few spare
@@ -51,12 +51,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   server.on('connection', (ws, request) => {
     const source = request.socket.remoteAddress ?? 'unknown';
     const peer = `${source}:${request.socket.remotePort}`;
-    // Until a session owns it (refused, or slowed down), a broken or oversized frame must not go
-    // unheard, nor crash the agent as an 'error' nobody listens for would.
-    const early = (error: Error & { code?: string }) => {
-      log(`dropped ${peer}: ${error.code ?? 'error'}: ${error.message}`);
-      ws.terminate();
-    };
+    // Until a session owns it (refused, or slowed down), a broken or oversized frame still drops it.
+    const early = dropOnError(ws, peer, log);
     ws.on('error', early);
     if (server.clients.size > (options.maxConnections ?? MAX_CONNECTIONS)) {
       log(`refused ${peer}: already ${server.clients.size - 1} control connections open`);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { WebSocket } from 'ws';
 import pLimit from 'p-limit';
 import {
+  AUTH_TIMEOUT_MS,
   CLOSE_CODES,
   MAX_RUN_PROBES,
   PROTOCOL_VERSION,
@@ -33,9 +34,6 @@ import { probeTarget } from './probe-target.js';
 import { probeTcp } from './probe-tcp.js';
 import { probeUdp } from './probe-udp.js';
 import { AGENT_VERSION } from './version.js';
-
-/** How long a new connection has to prove the token before it is dropped. */
-export const AUTH_TIMEOUT_MS = 10_000;
 
 /**
  * How often the agent pings its controller. A controller that is killed closes its socket and
@@ -99,6 +97,18 @@ class RequestError extends Error {
  * else that comes first closes the connection; every listener and probe belongs to the session's
  * one run and ends with it, with the connection, or when the run's lifetime is up.
  */
+/**
+ * The 'error' handler of a control connection: a frame over MAX_MESSAGE_BYTES, or one that breaks
+ * the protocol, on which ws has given up. It is logged with the peer and the connection dropped,
+ * never left to crash the agent as an 'error' nobody listens for.
+ */
+export function dropOnError(ws: WebSocket, peer: string, log: (line: string) => void): (error: Error & { code?: string }) => void {
+  return (error) => {
+    log(`dropped ${peer}: ${error.code ?? 'error'}: ${error.message}`);
+    ws.terminate();
+  };
+}
+
 export class Session {
   private readonly challenge = makeChallenge();
   private authenticated = false;
@@ -123,11 +133,7 @@ export class Session {
       void this.receive(isBinary ? '' : data.toString());
     });
     ws.on('close', () => void this.dispose());
-    // A frame over MAX_MESSAGE_BYTES, or one that breaks the protocol: ws has given up on it.
-    ws.on('error', (error: Error & { code?: string }) => {
-      options.log(`dropped ${peer}: ${error.code ?? 'error'}: ${error.message}`);
-      ws.terminate();
-    });
+    ws.on('error', dropOnError(ws, peer, options.log));
     ws.on('pong', () => (this.lastHeard = Date.now()));
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > MISSED_HEARTBEATS * options.heartbeatMs) return ws.terminate();
