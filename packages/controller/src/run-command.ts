@@ -73,7 +73,6 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
 
     const plan = planChecks(profile, nodes);
     const progress = new Progress();
-    const showProgress = options.progress;
     const run = await runPlan(plan, nodes, {
       token,
       timeoutMs: options.timeout,
@@ -82,7 +81,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       targets: options.target,
       trust,
       ...(listener ? { connect: (node: AgentNode) => listener.connect(node) } : {}),
-      ...(showProgress ? { onStart: (total: number) => progress.start(total), onProbeResult: (result) => progress.probed(result) } : {}),
+      ...(options.progress ? { onStart: (total: number) => progress.start(total), onProbeResult: (result) => progress.probed(result) } : {}),
     }).finally(() => {
       progress.stop();
       void listener?.close();

@@ -126,8 +126,8 @@ export const profileSchema = profileBase.superRefine((profile, ctx) => {
  * on what it should be: one saying open and the other closed cannot both be honoured.
  */
 function checkSharedPaths(profile: z.output<typeof profileBase>, ctx: z.RefinementCtx): void {
-  const first = Object.keys(profile.networks ?? {})[0] ?? null;
-  const on = (req: Requirement) => req.networks ?? [first];
+  const first = primaryNetwork(profile);
+  const on = (req: Requirement) => networksOf(profile, req);
   profile.requirements.forEach((later, index) => {
     for (const earlier of profile.requirements.slice(0, index)) {
       if (earlier.expect === later.expect) continue;
@@ -150,11 +150,9 @@ export type Requirement = z.infer<typeof requirementSchema>;
 export type Role = z.infer<typeof roleSchema>;
 
 /** The networks a requirement is checked on, or [null] where the profile declares none. */
-export function networksOf(profile: Profile, req: Requirement): (string | null)[] {
-  if (req.networks) return req.networks;
-  const first = Object.keys(profile.networks ?? {})[0];
-  return [first ?? null];
+export function networksOf(profile: Pick<Profile, 'networks'>, req: Requirement): (string | null)[] {
+  return req.networks ?? [primaryNetwork(profile)];
 }
 
 /** The network `--node ROLE=HOST` names: the profile's first, or null where it declares none. */
-export const primaryNetwork = (profile: Profile): string | null => Object.keys(profile.networks ?? {})[0] ?? null;
+export const primaryNetwork = (profile: Pick<Profile, 'networks'>): string | null => Object.keys(profile.networks ?? {})[0] ?? null;
