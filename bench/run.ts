@@ -348,13 +348,14 @@ async function main(): Promise<void> {
     console.error(`bench: ${labUnsupported}`);
     process.exit(2);
   }
+  let nmapVersion: string;
   try {
-    execFileSync('nmap', ['--version'], { stdio: 'ignore' });
+    nmapVersion = execFileSync('nmap', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n')[0]!;
   } catch {
     console.error('bench: nmap is not installed, and the cases compare with it: apt-get install nmap');
     process.exit(2);
   }
-  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, ${execFileSync('nmap', ['--version']).toString().split('\n')[0]}`;
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, ${nmapVersion}`;
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   console.log(`machine: ${machine}\ncommand: ${command} (median of ${RUNS} runs; memory: peak RSS)\n`);
   const rows: Row[] = [];

@@ -1,17 +1,9 @@
-import { makeChallenge, makeRunKey, proveToken, CLOSE_CODES, MAX_LISTENERS_PER_REQUEST, PROTOCOL_VERSION } from '@preflight/protocol';
+import { makeRunKey, CLOSE_CODES, MAX_LISTENERS_PER_REQUEST } from '@preflight/protocol';
 import type { RunningAgent } from '@preflight/agent';
 
 /** A short heartbeat, so that losing a silent controller takes a test seconds, not fifteen. */
 const HEARTBEAT_MS = 500;
-import { RawClient, TEST_TOKEN, canBind, freePort, startLoopbackAgents } from '../support/agents.js';
-
-/** Authenticates a raw client the way the controller does. */
-async function authenticate(client: RawClient, token = TEST_TOKEN): Promise<Record<string, unknown>> {
-  const hello = await client.next((message) => message.type === 'hello');
-  const context = { mode: 'forward', agentChallenge: hello.challenge as string, controllerChallenge: makeChallenge(), serverFingerprint: null } as const;
-  client.send({ type: 'auth', id: 1, protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge });
-  return client.next((message) => message.id === 1);
-}
+import { RawClient, authenticate, canBind, freePort, startLoopbackAgents } from '../support/agents.js';
 
 describe('agent control protocol, over a real socket', () => {
   let agent: RunningAgent;
@@ -32,7 +24,7 @@ describe('agent control protocol, over a real socket', () => {
 
   it('closes a connection whose proof does not match the token, before any command runs', async () => {
     const client = connect();
-    const reply = await authenticate(client, 'wrong-token');
+    const { reply } = await authenticate(client, 'wrong-token');
     expect(reply).toMatchObject({ type: 'error', code: 'auth-failed' });
     expect(await client.closed()).toBe(CLOSE_CODES.authFailed);
   });
@@ -47,7 +39,7 @@ describe('agent control protocol, over a real socket', () => {
 
   it('answers a malformed message with a code and stays usable', async () => {
     const client = connect();
-    expect(await authenticate(client)).toMatchObject({ type: 'reply', result: { agentVersion: expect.any(String) } });
+    expect((await authenticate(client)).reply).toMatchObject({ type: 'reply', result: { agentVersion: expect.any(String) } });
     client.send('{not json');
     client.send({ type: 'listen', id: 2, listeners: [{ protocol: 'tcp', port: 70000 }] });
     client.send({ type: 'launch-missiles', id: 3 });
@@ -117,7 +109,7 @@ describe('agent control protocol, over a real socket', () => {
   });
 
   it('says how many listeners it can hold at once when a controller authenticates', async () => {
-    const reply = await authenticate(connect());
+    const { reply } = await authenticate(connect());
     expect(reply).toMatchObject({ type: 'reply', result: { listenCapacity: expect.any(Number) } });
     const capacity = (reply.result as { listenCapacity: number }).listenCapacity;
     expect(Number.isInteger(capacity) && capacity >= 1 && capacity <= MAX_LISTENERS_PER_REQUEST).toBe(true);
@@ -128,7 +120,7 @@ describe('agent control protocol, over a real socket', () => {
     const client = new RawClient(agents[0]!);
     clients.push(client);
     try {
-      expect(await authenticate(client)).toMatchObject({ type: 'reply', result: { listenCapacity: 20 } });
+      expect((await authenticate(client)).reply).toMatchObject({ type: 'reply', result: { listenCapacity: 20 } });
     } finally {
       client.ws.terminate();
       await agents[0]!.close();

@@ -2,22 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { CLOSE_CODES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, checkProof, makeChallenge, makeRunKey, proveToken, type AuthContext, type AuthMode } from '@preflight/protocol';
+import { CLOSE_CODES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, checkProof, makeChallenge, makeRunKey } from '@preflight/protocol';
 import { AuthLimiter, startAgent, type RunningAgent } from '@preflight/agent';
 import { startAgentProcess } from '../support/cli.js';
-import { RawClient, TEST_TOKEN, canBind, freePort } from '../support/agents.js';
-
-/**
- * Authenticates a raw client the way the controller does (over plain ws, so no certificate is
- * named); returns the auth message it sent, the context it proved over, and the reply.
- */
-async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1, mode: AuthMode = 'forward') {
-  const hello = await client.next((message) => message.type === 'hello');
-  const context: AuthContext = { mode, agentChallenge: hello.challenge as string, controllerChallenge: makeChallenge(), serverFingerprint: null };
-  const auth = { type: 'auth', id, protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge };
-  client.send(auth);
-  return { auth, context, reply: await client.next((message) => message.id === id) };
-}
+import { RawClient, TEST_TOKEN, authenticate, canBind, freePort } from '../support/agents.js';
 
 /** Authenticates and begins a run that may probe `targets`. */
 async function beginRun(client: RawClient, targets = ['127.0.0.1']) {

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { PREFLIGHT } from '../support/cli.js';
 import { Lab, describeLab, type LabHost } from './netlab.js';
 import { adHocKeys, expectAdHoc } from './expected.js';
-import { TOKEN, between, expectRules } from './scenario.js';
+import { TOKEN, between, expectRules, portArgs } from './scenario.js';
 
 const TEST_PORTS = [29001, 29002, 29003];
 const SPECS = ['tcp:29001-29002', 'udp:29003'];
@@ -41,7 +41,7 @@ describeLab('faults in the middle of a run', () => {
   }
 
   const controllerArgs = (json: string, timeout: number) => [
-    process.execPath, PREFLIGHT, 'run', ...SPECS.flatMap((spec) => ['--ports', spec]),
+    process.execPath, PREFLIGHT, 'run', ...portArgs(SPECS),
     '--node', `a=${a.address}`, '--node', `b=${b.address}`, '--node', `c=${c.address}`,
     '--token', TOKEN, '--timeout', String(timeout), '--json', json,
   ];

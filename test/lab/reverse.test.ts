@@ -1,7 +1,7 @@
 import { PREFLIGHT_AGENT } from '../support/cli.js';
 import { Lab, describeLab, type LabHost } from './netlab.js';
 import { expectAdHoc } from './expected.js';
-import { TOKEN, agentNode, between, expectRules, nodeArgs, runReport } from './scenario.js';
+import { TOKEN, agentNode, between, expectRules, nodeArgs, portArgs, runReport } from './scenario.js';
 
 /**
  * A site whose firewall blocks the agents' control port from the controller: the agents dial the
@@ -29,7 +29,7 @@ describeLab('reverse connection through the lab\'s firewall', () => {
     }
     const specs = ['tcp:29041-29042', 'udp:29041'];
     const result = await runReport(lab, [
-      'run', ...specs.flatMap((spec) => ['--ports', spec]), ...nodeArgs([agentNode('a', a), agentNode('b', b)]),
+      'run', ...portArgs(specs), ...nodeArgs([agentNode('a', a), agentNode('b', b)]),
       '--token', TOKEN, '--serve', serve, '--wait', '30', '--timeout', '1500',
     ]);
     expectRules(result.checks, expectAdHoc(specs, ['a', 'b'], { 'a->b/tcp/29042': 'blocked/filtered' }));

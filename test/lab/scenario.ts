@@ -8,7 +8,9 @@ import { countRun } from './tally.js';
 export const TOKEN = 'lab-token';
 /** The ports most scenarios check between nodes a and b, both ways. */
 export const PORT_SPECS = ['tcp:29001-29004', 'udp:29001-29004', 'icmp'];
-export const PORTS = PORT_SPECS.flatMap((spec) => ['--ports', spec]);
+/** The `--ports` arguments that give a run these port specs. */
+export const portArgs = (specs: readonly string[]): string[] => specs.flatMap((spec) => ['--ports', spec]);
+export const PORTS = portArgs(PORT_SPECS);
 
 export type JsonCheck = SeenCheck & { key: string; from: string; to: string; evidence?: string; detail: string; network?: string; verdict?: string };
 export type Rule = { chain: Chain; host?: LabHost; text: string };
@@ -75,7 +77,7 @@ export async function expectVerdicts(
   { timeout = 1500, specs = PORT_SPECS, lossPercent }: { timeout?: number; specs?: string[]; lossPercent?: number } = {},
 ) {
   for (const rule of rules) await lab.addRules(rule.chain, rule.text, rule.host);
-  const { checks, code } = await runPreflight(lab, specs.flatMap((spec) => ['--ports', spec]), timeout);
+  const { checks, code } = await runPreflight(lab, portArgs(specs), timeout);
   expectRules(checks, expectAdHoc(specs, ['a', 'b'], blocked), { lossPercent });
   expect(code).toBe(Object.values(blocked).some((verdict) => verdict.startsWith('blocked')) ? 1 : 0);
   return checks;

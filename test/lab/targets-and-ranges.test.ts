@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Lab, describeLab, type LabHost } from './netlab.js';
 import { expectAdHoc, expectFromPlan } from './expected.js';
-import { TOKEN, agentNode, between, expectRules, nodeArgs, planOf, runReport } from './scenario.js';
+import { TOKEN, agentNode, between, expectRules, nodeArgs, planOf, portArgs, runReport } from './scenario.js';
 
 describeLab('targets that run no agent, paths that must stay closed, and the whole dynamic range', () => {
   let lab: Lab;
@@ -116,7 +116,7 @@ describeLab('targets that run no agent, paths that must stay closed, and the who
     await lab.addRules('forward', between(secondary, primary, 'udp dport 50000', 'drop'));
     const specs = ['tcp:49152-65535', 'udp:49152-65535'];
     const { checks, report, code } = await runReport<{ timings: { rounds?: number } }>(lab, [
-      'run', ...specs.flatMap((spec) => ['--ports', spec]), ...nodeArgs([agentNode('a', primary), agentNode('b', secondary)]),
+      'run', ...portArgs(specs), ...nodeArgs([agentNode('a', primary), agentNode('b', secondary)]),
       '--token', TOKEN, '--timeout', '2000',
     ]);
     expect(checks.size).toBe(4 * 16384);

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { WebSocket } from 'ws';
+import { PROTOCOL_VERSION, makeChallenge, proveToken, type AuthContext, type AuthMode } from '@preflight/protocol';
 import { startAgent, type RunningAgent } from '@preflight/agent';
 import type { AgentNode } from '@preflight/controller';
 
@@ -95,4 +96,16 @@ export class RawClient {
     if (this.closeCode === undefined) throw new Error('still open');
     return this.closeCode;
   }
+}
+
+/**
+ * Authenticates a raw client the way the controller does (over plain ws, so no certificate is
+ * named); returns the auth message it sent, the context it proved over, and the reply.
+ */
+export async function authenticate(client: RawClient, token = TEST_TOKEN, id = 1, mode: AuthMode = 'forward') {
+  const hello = await client.next((message) => message.type === 'hello');
+  const context: AuthContext = { mode, agentChallenge: hello.challenge as string, controllerChallenge: makeChallenge(), serverFingerprint: null };
+  const auth = { type: 'auth', id, protocol: PROTOCOL_VERSION, proof: proveToken(token, 'controller', context), challenge: context.controllerChallenge };
+  client.send(auth);
+  return { auth, context, reply: await client.next((message) => message.id === id) };
 }

@@ -23,22 +23,42 @@ export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv =
 
 export type AgentProcess = { child: ChildProcess; port: number; output: string };
 
+/** An agent prints its control port within a second or two; this allows a loaded CI machine's start. */
+const AGENT_START_MS = 20_000;
+
 /**
  * Starts a real `preflight-agent` process (`nodeArgs` go to node itself, e.g. a heap limit) and
  * resolves once it prints the control port it listens on, with what it printed until then.
  */
 export function startAgentProcess(args: string[], nodeArgs: string[] = []): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, PREFLIGHT_AGENT, ...args], { cwd: REPO });
+  const child = spawn(process.execPath, [...nodeArgs, PREFLIGHT_AGENT, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let errors = '';
-  // Read, so that an agent with much to say never blocks on a full pipe; and told if it fails.
-  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
+  return new Promise<AgentProcess>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`agent did not start in ${AGENT_START_MS / 1000} s: ${output}${errors}`)), AGENT_START_MS);
+    const onExit = (code: number | null) => fail(new Error(`agent exited (${code}): ${output}${errors}`));
+    const onError = (chunk: Buffer) => (errors += chunk.toString());
+    const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
       const port = output.match(/listening on \S+:(\d+)/)?.[1];
-      if (port) resolve({ child, port: Number(port), output });
-    });
-    child.once('exit', (code) => reject(new Error(`agent exited (${code}): ${output}${errors}`)));
+      if (!port) return;
+      settle();
+      resolve({ child, port: Number(port), output });
+    };
+    // Started, the agent's output is no longer ours to keep: it drains unread.
+    const settle = () => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.stdout.off('data', onOutput).resume();
+      child.stderr.off('data', onError).resume();
+    };
+    const fail = (error: Error) => {
+      settle();
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onError);
+    child.once('exit', onExit);
   });
 }
