@@ -33,18 +33,32 @@ async function timeWaitCount(): Promise<{ remote: number }[]> {
   return out.split('\n').filter(Boolean).map((line) => ({ remote: Number(line.trim().split(/\s+/)[3]?.split(':').pop()) }));
 }
 
-async function withServer(handler: (socket: net.Socket) => void, use: (port: number) => Promise<void>) {
-  // Probes close with a reset: a server of ours must expect ECONNRESET.
+/**
+ * Runs `use` against a server of ours on a free port; `handler` gets each connection and how many
+ * came before it. Every connection it accepted is destroyed at the end, whatever `use` did.
+ */
+async function withServer(handler: (socket: net.Socket, earlier: number) => void, use: (port: number) => Promise<void>) {
+  const accepted: net.Socket[] = [];
   const server = net.createServer((socket) => {
-    socket.on('error', () => {});
-    handler(socket);
+    socket.on('error', () => {}); // probes close with a reset: a server of ours must expect ECONNRESET
+    accepted.push(socket);
+    handler(socket, accepted.length - 1);
   });
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   try {
     await use((server.address() as net.AddressInfo).port);
   } finally {
+    accepted.forEach((socket) => socket.destroy());
     server.close();
   }
+}
+
+/** Answers the probe line that arrives on `socket` as our listener would, after `delayMs`, closing or not. */
+function answerLine(socket: net.Socket, runKey: string, { delayMs = 0, close = true } = {}): void {
+  socket.once('data', (line: Buffer) => {
+    const answer = tcpAnswerLine(runKey, socket.localPort!, parseTcpProbeLine(line.toString())!);
+    setTimeout(() => (close ? socket.end(answer) : socket.write(answer)), delayMs);
+  });
 }
 
 describe('probes over real sockets', () => {
@@ -108,10 +122,8 @@ describe('probes over real sockets', () => {
   });
 
   it('sees a program that accepts and stays silent as a mismatch, not as no answer', async () => {
-    const held: net.Socket[] = [];
-    await withServer((socket) => held.push(socket), async (port) => {
+    await withServer(() => {}, async (port) => {
       const result = await probeTcp(order('tcp', port), runKey, signal);
-      held.forEach((socket) => socket.destroy());
       expect(result.observation).toEqual({ kind: 'mismatch', received: '' });
       expect(result.elapsedMs).toBeGreaterThanOrEqual(550);
       // The last attempt connected at 500 ms; its grace ends a second later, and no later.
@@ -133,21 +145,10 @@ describe('probes over real sockets', () => {
   it('waits for the answer to an attempt that connected just before the deadline', async () => {
     // The first connection is held in silence; the second, made at 500 ms, is answered 250 ms
     // later, after the 600 ms deadline: the answer was on its way, so the path is open.
-    const held: net.Socket[] = [];
-    let port = 0;
     await withServer(
-      (socket) => {
-        held.push(socket);
-        if (held.length < 2) return;
-        socket.once('data', (line: Buffer) => {
-          const answer = tcpAnswerLine(runKey, port, parseTcpProbeLine(line.toString())!);
-          setTimeout(() => socket.end(answer), 250);
-        });
-      },
-      async (serverPort) => {
-        port = serverPort;
+      (socket, earlier) => earlier > 0 && answerLine(socket, runKey, { delayMs: 250 }),
+      async (port) => {
         const result = await probeTcp(order('tcp', port, 600), runKey, signal);
-        held.forEach((socket) => socket.destroy());
         expect(result).toMatchObject({ observation: { kind: 'verified' }, attempts: 2 });
         expect(result.elapsedMs).toBeGreaterThanOrEqual(600);
       },
@@ -184,33 +185,23 @@ describe('probes over real sockets', () => {
   it('closes first with a reset, leaving no TIME_WAIT on its own ephemeral ports', async () => {
     // A listener that answers and keeps the connection open, so the prober is the one to close
     // (as happens whenever the answer arrives before the listener's FIN).
-    const held: net.Socket[] = [];
-    let port = 0;
     await withServer(
-      (socket) => {
-        held.push(socket);
-        socket.once('data', (line: Buffer) => socket.write(tcpAnswerLine(runKey, port, parseTcpProbeLine(line.toString())!)));
-      },
-      async (serverPort) => {
-        port = serverPort;
+      (socket) => answerLine(socket, runKey, { close: false }),
+      async (port) => {
         const before = (await timeWaitCount()).filter((entry) => entry.remote === port).length;
         for (let i = 0; i < 5; i++) expect((await probeTcp(order('tcp', port), runKey, signal)).observation.kind).toBe('verified');
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect((await timeWaitCount()).filter((entry) => entry.remote === port).length).toBe(before);
-        held.forEach((socket) => socket.destroy());
       },
     );
   });
-  let port = 0;
 
   it('stops when the run ends', async () => {
-    const held: net.Socket[] = [];
     const controller = new AbortController();
-    await withServer((socket) => held.push(socket), async (port) => {
+    await withServer(() => {}, async (port) => {
       const pending = probeTcp(order('tcp', port, 10_000), runKey, controller.signal);
       setTimeout(() => controller.abort(), 50);
       expect((await pending).observation).toMatchObject({ kind: 'error', code: 'ABORTED' });
-      held.forEach((socket) => socket.destroy());
     });
   });
 });
